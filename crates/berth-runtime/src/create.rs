@@ -1,0 +1,263 @@
+//! `create`: validate the bundle, make the cgroup, clone the init into its namespaces, write
+//! id maps, run the pre-pivot hooks, and record the container once init reports ready.
+
+use crate::channel::{self, Msg};
+use crate::config::{load_bundle, Bundle};
+use crate::error::{Context, Error, Result};
+use crate::hooks;
+use crate::init::{self, InitPlan};
+use crate::security::CapMasks;
+use crate::state::{now_rfc3339, ContainerDir, PublicState, Record, Status};
+use crate::sys::{clone_fork, Forked};
+use berth_cgroups::{Cgroup, Hierarchy};
+use nix::fcntl::OFlag;
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+/// What `create` (and `run`) are asked to do.
+pub struct CreateOpts<'a> {
+    pub root: &'a Path,
+    pub id: &'a str,
+    pub bundle: &'a Path,
+    pub pid_file: Option<&'a Path>,
+    pub console_socket: Option<&'a Path>,
+}
+
+/// Create a container: on success its init is waiting for `start` and its pid is returned.
+/// On failure nothing is left behind: no process, cgroup or state directory.
+pub fn create(opts: &CreateOpts) -> Result<i32> {
+    crate::state::check_id(opts.id)?;
+    let bundle = load_bundle(opts.bundle)?;
+    std::fs::create_dir_all(opts.root).ctx(|| format!("creating {}", opts.root.display()))?;
+    let dir = ContainerDir::new(opts.root, opts.id)?;
+    match std::fs::create_dir(&dir.path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(Error::Exists(opts.id.to_string()))
+        }
+        r => r.ctx(|| format!("creating {}", dir.path.display()))?,
+    }
+    let mut guard = Cleanup {
+        dir: &dir,
+        cgroup: None,
+        pid: None,
+        armed: true,
+    };
+    let pid = create_in(opts, &bundle, &dir, &mut guard)?;
+    guard.disarm();
+    Ok(pid)
+}
+
+/// Removes what a failed create made: the init process, the cgroup, the state directory.
+struct Cleanup<'a> {
+    dir: &'a ContainerDir,
+    cgroup: Option<Cgroup>,
+    pid: Option<i32>,
+    armed: bool,
+}
+
+impl Cleanup<'_> {
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.pid {
+            let p = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(p, None);
+        }
+        if let Some(cg) = &self.cgroup {
+            let _ = cg.destroy();
+        }
+        let _ = self.dir.remove();
+    }
+}
+
+/// The cgroup path of a container: the spec's cgroupsPath or /berth/<id>.
+pub fn cgroup_path(spec: &Spec, id: &str) -> String {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| format!("/berth/{id}"))
+}
+
+fn create_in(opts: &CreateOpts, b: &Bundle, dir: &ContainerDir, guard: &mut Cleanup) -> Result<i32> {
+    let spec = &b.spec;
+    let linux = spec.linux().as_ref().ok_or_else(|| Error::Config("no linux section".into()))?;
+    let process = spec.process().as_ref().ok_or_else(|| Error::Config("no process".into()))?;
+
+    let hierarchy = Hierarchy::detect()?;
+    let cg_path = cgroup_path(spec, opts.id);
+    let cgroup = Cgroup::new(&hierarchy, &cg_path);
+    cgroup.create()?;
+    guard.cgroup = Some(Cgroup::new(&hierarchy, &cg_path));
+    if let Some(r) = linux.resources() {
+        cgroup.apply(r)?;
+    }
+    let seccomp = linux.seccomp().as_ref().map(berth_seccomp::compile).transpose()?;
+
+    let mut new_flags = CloneFlags::empty();
+    let mut join: Vec<(LinuxNamespaceType, OwnedFd)> = Vec::new();
+    let mut join_pid = None;
+    for ns in linux.namespaces().iter().flatten() {
+        match ns.path() {
+            None => new_flags |= init::clone_flag(ns.typ()),
+            Some(p) => {
+                let fd = open_ns(p)?;
+                match ns.typ() {
+                    LinuxNamespaceType::Pid => join_pid = Some(fd),
+                    LinuxNamespaceType::User => join.insert(0, (ns.typ(), fd)),
+                    t => join.push((t, fd)),
+                }
+            }
+        }
+    }
+    if let Some(fd) = &join_pid {
+        nix::sched::setns(fd, CloneFlags::CLONE_NEWPID).ctx(|| "joining the pid namespace")?;
+    }
+
+    let fifo_path = dir.fifo();
+    nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
+        .ctx(|| format!("mkfifo {}", fifo_path.display()))?;
+    let fifo = nix::fcntl::open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .ctx(|| format!("opening {}", fifo_path.display()))?;
+
+    let console = if process.terminal().unwrap_or(false) {
+        let sock = opts.console_socket.ok_or_else(|| {
+            Error::Invalid("process.terminal is set: --console-socket is required".into())
+        })?;
+        let stream = std::os::unix::net::UnixStream::connect(sock)
+            .ctx(|| format!("connecting to console socket {}", sock.display()))?;
+        Some(OwnedFd::from(stream))
+    } else {
+        None
+    };
+
+    let parent_hooks = !hooks::of_kind(spec, hooks::Kind::Prestart).is_empty()
+        || !hooks::of_kind(spec, hooks::Kind::CreateRuntime).is_empty();
+    let cg_dir_fd = cgroup
+        .v2_dir()
+        .map(|d| {
+            nix::fcntl::open(&d, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+                .ctx(|| format!("opening cgroup {}", d.display()))
+        })
+        .transpose()?;
+    let plan = InitPlan {
+        id: opts.id.to_string(),
+        spec: spec.clone(),
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        join,
+        new_flags,
+        cgroup_dirs: cgroup.mount_dirs(),
+        seccomp,
+        caps: CapMasks::from_spec(process.capabilities().as_ref()),
+        fifo: Some(fifo),
+        console,
+        parent_hooks,
+    };
+    let (parent_chan, child_chan) = channel::pair()?;
+    use std::os::fd::AsRawFd;
+    let pid = match clone_fork(new_flags.bits() as u64, cg_dir_fd.as_ref().map(|f| f.as_raw_fd()))? {
+        Forked::Child => {
+            drop(parent_chan);
+            init::run(plan, child_chan)
+        }
+        Forked::Parent(pid) => pid,
+    };
+    drop(child_chan);
+    drop(plan);
+    guard.pid = Some(pid);
+
+    if new_flags.contains(CloneFlags::CLONE_NEWUSER) {
+        write_id_maps(pid, spec)?;
+    }
+    if !hierarchy.is_v2() {
+        cgroup.add_pid(pid)?;
+    }
+    parent_chan.send(&Msg::Go)?;
+    let public = |status| PublicState {
+        oci_version: spec.version().clone(),
+        id: opts.id.to_string(),
+        pid,
+        status,
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        created: String::new(),
+        owner: String::new(),
+        annotations: spec.annotations().clone().unwrap_or_default(),
+    };
+    loop {
+        match parent_chan.recv()? {
+            Some(Msg::RunHooks) => {
+                let st = public(Status::Creating);
+                hooks::run(spec, hooks::Kind::Prestart, &st)?;
+                hooks::run(spec, hooks::Kind::CreateRuntime, &st)?;
+                parent_chan.send(&Msg::Go)?;
+            }
+            Some(Msg::Ready) => break,
+            Some(Msg::Failed(e)) => return Err(Error::Init(e)),
+            Some(m) => return Err(Error::Init(format!("unexpected {m:?} from init"))),
+            None => {
+                return Err(Error::Init(
+                    "the container's init exited during setup".into(),
+                ))
+            }
+        }
+    }
+    let rec = Record {
+        id: opts.id.to_string(),
+        pid,
+        pid_start: crate::sys::pid_start_time(pid).unwrap_or(0),
+        bundle: b.dir.clone(),
+        rootfs: b.rootfs.clone(),
+        created: now_rfc3339(),
+        cgroup_path: cg_path,
+        spec: spec.clone(),
+    };
+    dir.save(&rec)?;
+    if let Some(p) = opts.pid_file {
+        write_pid_file(p, pid)?;
+    }
+    Ok(pid)
+}
+
+fn open_ns(p: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(p, OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .ctx(|| format!("opening namespace {}", p.display()))
+}
+
+fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
+    let linux = spec.linux().as_ref();
+    let render = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.into_iter()
+            .flatten()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect::<String>()
+    };
+    let uid = render(linux.and_then(|l| l.uid_mappings().as_ref()));
+    let gid = render(linux.and_then(|l| l.gid_mappings().as_ref()));
+    for (file, text) in [("uid_map", uid), ("gid_map", gid)] {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, &text)
+            .map_err(|e| Error::Config(format!("impossible id mapping {:?} ({path}): {e}", text.trim())))?;
+    }
+    Ok(())
+}
+
+/// Write the pid file atomically (runc writes it the same way).
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let tmp = path.with_extension("berth-tmp");
+    std::fs::write(&tmp, pid.to_string()).ctx(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).ctx(|| format!("writing pid file {}", path.display()))
+}

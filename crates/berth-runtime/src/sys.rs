@@ -1,0 +1,92 @@
+//! Thin wrappers over the system calls nix does not cover: clone3, pivot_root, pidfd-free waits.
+
+use crate::error::{Context, Result};
+use std::os::fd::RawFd;
+
+/// The kernel's `struct clone_args` (clone3(2)).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Where a fork-style clone returned.
+pub enum Forked {
+    Parent(i32),
+    Child,
+}
+
+/// Fork-style clone3: the child continues on a copy of the caller's stack, already inside
+/// the new namespaces in `flags` and, when `cgroup_fd` is given, inside that cgroup v2 dir.
+/// The caller must be single-threaded (the child may allocate).
+pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked> {
+    let mut args = CloneArgs {
+        flags,
+        exit_signal: libc::SIGCHLD as u64,
+        ..Default::default()
+    };
+    if let Some(fd) = cgroup_fd {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd as u64;
+    }
+    // SAFETY: clone3 with stack == 0 behaves like fork(2): the child gets a copy of our address
+    // space. `args` is a valid, fully initialised clone_args of the size we pass.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match ret {
+        -1 => Err(std::io::Error::last_os_error()).ctx(|| "clone3 into the new namespaces"),
+        0 => Ok(Forked::Child),
+        pid => Ok(Forked::Parent(pid as i32)),
+    }
+}
+
+/// pivot_root(2), which has no libc wrapper.
+pub fn pivot_root(new_root: &str, put_old: &str) -> Result<()> {
+    let new = std::ffi::CString::new(new_root).map_err(|_| crate::Error::Invalid("nul in path".into()))?;
+    let old = std::ffi::CString::new(put_old).map_err(|_| crate::Error::Invalid("nul in path".into()))?;
+    // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
+    let ret = unsafe { libc::syscall(libc::SYS_pivot_root, new.as_ptr(), old.as_ptr()) };
+    if ret == -1 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "pivot_root");
+    }
+    Ok(())
+}
+
+/// Terminate the current process at once, without running destructors or atexit handlers
+/// (used by the container init after a failure has been reported).
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit never returns and is async-signal-safe.
+    unsafe { libc::_exit(code) }
+}
+
+/// The start time of a process in clock ticks since boot (field 22 of /proc/PID/stat); used
+/// to tell a container's init from a later process that reused its pid.
+pub fn pid_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split(' ').nth(19)?.parse().ok()
+}
+
+/// The process state letter of /proc/PID/stat (R, S, D, Z, T...).
+pub fn pid_state(pid: i32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 2..].chars().next()
+}
