@@ -13,7 +13,9 @@ use berth_cgroups::{Cgroup, Hierarchy};
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{
+    LinuxDeviceCgroup, LinuxDeviceType, LinuxNamespaceType, LinuxResources, Spec,
+};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
@@ -91,20 +93,33 @@ pub fn cgroup_path(spec: &Spec, id: &str) -> String {
         .unwrap_or_else(|| format!("/berth/{id}"))
 }
 
-fn create_in(opts: &CreateOpts, b: &Bundle, dir: &ContainerDir, guard: &mut Cleanup) -> Result<i32> {
+fn create_in(
+    opts: &CreateOpts,
+    b: &Bundle,
+    dir: &ContainerDir,
+    guard: &mut Cleanup,
+) -> Result<i32> {
     let spec = &b.spec;
-    let linux = spec.linux().as_ref().ok_or_else(|| Error::Config("no linux section".into()))?;
-    let process = spec.process().as_ref().ok_or_else(|| Error::Config("no process".into()))?;
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| Error::Config("no linux section".into()))?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::Config("no process".into()))?;
 
     let hierarchy = Hierarchy::detect()?;
     let cg_path = cgroup_path(spec, opts.id);
     let cgroup = Cgroup::new(&hierarchy, &cg_path);
     cgroup.create()?;
     guard.cgroup = Some(Cgroup::new(&hierarchy, &cg_path));
-    if let Some(r) = linux.resources() {
-        cgroup.apply(r)?;
-    }
-    let seccomp = linux.seccomp().as_ref().map(berth_seccomp::compile).transpose()?;
+    cgroup.apply(&cgroup_resources(spec))?;
+    let seccomp = linux
+        .seccomp()
+        .as_ref()
+        .map(berth_seccomp::compile)
+        .transpose()?;
 
     let mut new_flags = CloneFlags::empty();
     let mut join: Vec<(LinuxNamespaceType, OwnedFd)> = Vec::new();
@@ -148,8 +163,12 @@ fn create_in(opts: &CreateOpts, b: &Bundle, dir: &ContainerDir, guard: &mut Clea
     let cg_dir_fd = cgroup
         .v2_dir()
         .map(|d| {
-            nix::fcntl::open(&d, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-                .ctx(|| format!("opening cgroup {}", d.display()))
+            nix::fcntl::open(
+                &d,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .ctx(|| format!("opening cgroup {}", d.display()))
         })
         .transpose()?;
     let plan = InitPlan {
@@ -165,10 +184,15 @@ fn create_in(opts: &CreateOpts, b: &Bundle, dir: &ContainerDir, guard: &mut Clea
         fifo: Some(fifo),
         console,
         parent_hooks,
+        self_attach: (!hierarchy.is_v2() && !new_flags.contains(CloneFlags::CLONE_NEWUSER))
+            .then(|| Cgroup::new(&hierarchy, &cg_path)),
     };
     let (parent_chan, child_chan) = channel::pair()?;
     use std::os::fd::AsRawFd;
-    let pid = match clone_fork(new_flags.bits() as u64, cg_dir_fd.as_ref().map(|f| f.as_raw_fd()))? {
+    let pid = match clone_fork(
+        new_flags.bits() as u64,
+        cg_dir_fd.as_ref().map(|f| f.as_raw_fd()),
+    )? {
         Forked::Child => {
             drop(parent_chan);
             init::run(plan, child_chan)
@@ -182,7 +206,7 @@ fn create_in(opts: &CreateOpts, b: &Bundle, dir: &ContainerDir, guard: &mut Clea
     if new_flags.contains(CloneFlags::CLONE_NEWUSER) {
         write_id_maps(pid, spec)?;
     }
-    if !hierarchy.is_v2() {
+    if !hierarchy.is_v2() && new_flags.contains(CloneFlags::CLONE_NEWUSER) {
         cgroup.add_pid(pid)?;
     }
     parent_chan.send(&Msg::Go)?;
@@ -249,8 +273,12 @@ fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
     let gid = render(linux.and_then(|l| l.gid_mappings().as_ref()));
     for (file, text) in [("uid_map", uid), ("gid_map", gid)] {
         let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, &text)
-            .map_err(|e| Error::Config(format!("impossible id mapping {:?} ({path}): {e}", text.trim())))?;
+        std::fs::write(&path, &text).map_err(|e| {
+            Error::Config(format!(
+                "impossible id mapping {:?} ({path}): {e}",
+                text.trim()
+            ))
+        })?;
     }
     Ok(())
 }
@@ -260,4 +288,51 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     let tmp = path.with_extension("berth-tmp");
     std::fs::write(&tmp, pid.to_string()).ctx(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).ctx(|| format!("writing pid file {}", path.display()))
+}
+
+/// The resources to write: the spec's, with the device rules completed as runc does — the
+/// configured device nodes and the default ones (null, zero, tty, pts, ...) are allowed after
+/// the spec's own rules, so a deny-all rule does not break /dev/null.
+pub fn cgroup_resources(spec: &Spec) -> LinuxResources {
+    let linux = spec.linux().as_ref();
+    let mut r = linux
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    let Some(mut rules) = r.devices().clone().filter(|d| !d.is_empty()) else {
+        return r;
+    };
+    let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut d = LinuxDeviceCgroup::default();
+        d.set_allow(true);
+        d.set_typ(Some(typ));
+        d.set_major(major);
+        d.set_minor(minor);
+        d.set_access(Some(access.to_string()));
+        d
+    };
+    for d in linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        rules.push(rule(d.typ(), Some(d.major()), Some(d.minor()), "rwm"));
+    }
+    use LinuxDeviceType::{B, C};
+    rules.push(rule(C, None, None, "m"));
+    rules.push(rule(B, None, None, "m"));
+    for (major, minor) in [
+        (1, 3),
+        (1, 5),
+        (1, 7),
+        (1, 8),
+        (1, 9),
+        (5, 0),
+        (5, 1),
+        (5, 2),
+    ] {
+        rules.push(rule(C, Some(major), Some(minor), "rwm"));
+    }
+    rules.push(rule(C, Some(136), None, "rwm"));
+    r.set_devices(Some(rules));
+    r
 }

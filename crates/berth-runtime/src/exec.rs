@@ -37,7 +37,11 @@ pub fn exec(c: &Container, opts: ExecOpts) -> Result<i32> {
     let linux = c.rec.spec.linux().as_ref();
     let mut join: Vec<(LinuxNamespaceType, OwnedFd)> = Vec::new();
     let mut pid_ns = None;
-    for ns in linux.and_then(|l| l.namespaces().as_ref()).into_iter().flatten() {
+    for ns in linux
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+    {
         let name = match ns.typ() {
             LinuxNamespaceType::Mount => "mnt",
             LinuxNamespaceType::Network => "net",
@@ -49,8 +53,12 @@ pub fn exec(c: &Container, opts: ExecOpts) -> Result<i32> {
             LinuxNamespaceType::Time => "time",
         };
         let path = format!("/proc/{pid}/ns/{name}");
-        let fd = nix::fcntl::open(path.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-            .ctx(|| format!("opening {path}"))?;
+        let fd = nix::fcntl::open(
+            path.as_str(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx(|| format!("opening {path}"))?;
         match ns.typ() {
             LinuxNamespaceType::Pid => pid_ns = Some(fd),
             t => join.push((t, fd)),
@@ -68,35 +76,51 @@ pub fn exec(c: &Container, opts: ExecOpts) -> Result<i32> {
         .map(berth_seccomp::compile)
         .transpose()?;
     let caps = CapMasks::from_spec(opts.process.capabilities().as_ref());
-    let console = match (opts.process.terminal().unwrap_or(false), opts.console_socket) {
+    let console = match (
+        opts.process.terminal().unwrap_or(false),
+        opts.console_socket,
+    ) {
         (true, Some(sock)) => Some(OwnedFd::from(
             std::os::unix::net::UnixStream::connect(sock)
                 .ctx(|| format!("connecting to console socket {}", sock.display()))?,
         )),
-        (true, None) => {
-            return Err(Error::Invalid(
-                "a terminal needs --console-socket".into(),
-            ))
-        }
+        (true, None) => return Err(Error::Invalid("a terminal needs --console-socket".into())),
         _ => None,
     };
     let cgroup = c.cgroup()?;
-    let sigset = if opts.detach { None } else { Some(block_signals()?) };
+    let sigset = if opts.detach {
+        None
+    } else {
+        Some(block_signals()?)
+    };
     if let Some(fd) = &pid_ns {
         nix::sched::setns(fd, CloneFlags::CLONE_NEWPID).ctx(|| "joining the pid namespace")?;
     }
     let cg_fd = cgroup
         .v2_dir()
         .map(|d| {
-            nix::fcntl::open(&d, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-                .ctx(|| format!("opening cgroup {}", d.display()))
+            nix::fcntl::open(
+                &d,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .ctx(|| format!("opening cgroup {}", d.display()))
         })
         .transpose()?;
     let (parent, child) = channel::pair()?;
     let child_pid = match clone_fork(0, cg_fd.as_ref().map(|f| f.as_raw_fd()))? {
         Forked::Child => {
             drop(parent);
-            let r = exec_child(&opts.process, &join, &caps, seccomp.as_ref(), console, &child);
+            let attach = cg_fd.is_none().then_some(&cgroup);
+            let r = exec_child(
+                &opts.process,
+                &join,
+                attach,
+                &caps,
+                seccomp.as_ref(),
+                console,
+                &child,
+            );
             let msg = match r {
                 Err(e) => e.to_string(),
                 Ok(()) => "exec returned".into(),
@@ -107,13 +131,6 @@ pub fn exec(c: &Container, opts: ExecOpts) -> Result<i32> {
         Forked::Parent(p) => p,
     };
     drop(child);
-    if cg_fd.is_none() {
-        if let Err(e) = cgroup.add_pid(child_pid) {
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child_pid), nix::sys::signal::Signal::SIGKILL);
-            let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(child_pid), None);
-            return Err(e.into());
-        }
-    }
     parent.send(&Msg::Go)?;
     match parent.recv()? {
         None => {}
@@ -135,6 +152,7 @@ pub fn exec(c: &Container, opts: ExecOpts) -> Result<i32> {
 fn exec_child(
     process: &Process,
     join: &[(LinuxNamespaceType, OwnedFd)],
+    attach: Option<&berth_cgroups::Cgroup>,
     caps: &CapMasks,
     seccomp: Option<&berth_seccomp::Program>,
     console: Option<OwnedFd>,
@@ -142,6 +160,10 @@ fn exec_child(
 ) -> Result<()> {
     crate::init::unblock_signals();
     chan.expect(Msg::Go)?;
+    // Still in the host's namespaces: move ourselves into the container's cgroup (v1).
+    if let Some(cg) = attach {
+        cg.attach_self()?;
+    }
     for (typ, fd) in join {
         nix::sched::setns(fd, clone_flag(*typ)).ctx(|| format!("joining the {typ} namespace"))?;
         if *typ == LinuxNamespaceType::User {
@@ -152,7 +174,11 @@ fn exec_child(
     if let Some(sock) = console {
         let (master, slave) = crate::console::open_pty()?;
         if let Some(size) = process.console_size() {
-            crate::console::set_size(master.as_raw_fd(), size.height() as u16, size.width() as u16)?;
+            crate::console::set_size(
+                master.as_raw_fd(),
+                size.height() as u16,
+                size.width() as u16,
+            )?;
         }
         crate::console::send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")?;
         crate::console::become_tty(&slave)?;

@@ -42,9 +42,11 @@ pub fn run(spec: &oci_spec::runtime::Spec, kind: Kind, state: &PublicState) -> R
     if hooks.is_empty() {
         return Ok(());
     }
-    let json = serde_json::to_vec(state).map_err(|e| Error::Hook(format!("encoding state: {e}")))?;
+    let json =
+        serde_json::to_vec(state).map_err(|e| Error::Hook(format!("encoding state: {e}")))?;
     for h in &hooks {
-        run_one(h, &json).map_err(|e| Error::Hook(format!("{kind:?} hook {}: {e}", h.path().display())))?;
+        run_one(h, &json)
+            .map_err(|e| Error::Hook(format!("{kind:?} hook {}: {e}", h.path().display())))?;
     }
     Ok(())
 }

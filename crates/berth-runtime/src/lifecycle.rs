@@ -48,7 +48,11 @@ impl Container {
         PublicState {
             oci_version: self.rec.spec.version().clone(),
             id: self.rec.id.clone(),
-            pid: if status == Status::Stopped { 0 } else { self.rec.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.rec.pid
+            },
             status,
             bundle: self.rec.bundle.clone(),
             rootfs: self.rec.rootfs.clone(),
@@ -75,15 +79,26 @@ impl Container {
         let fifo = self.dir.fifo();
         let fd = nix::fcntl::open(
             &fifo,
-            nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::fcntl::OFlag::O_RDONLY
+                | nix::fcntl::OFlag::O_NONBLOCK
+                | nix::fcntl::OFlag::O_CLOEXEC,
             nix::sys::stat::Mode::empty(),
         )
         .ctx(|| format!("opening {}", fifo.display()))?;
         // Wait for init to open its end and write; bail out if it died meanwhile.
         loop {
-            let mut pfd = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+            let mut pfd = [nix::poll::PollFd::new(
+                fd.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
             let n = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16))
-                .or_else(|e| if e == nix::errno::Errno::EINTR { Ok(0) } else { Err(e) })
+                .or_else(|e| {
+                    if e == nix::errno::Errno::EINTR {
+                        Ok(0)
+                    } else {
+                        Err(e)
+                    }
+                })
                 .ctx(|| "waiting on exec.fifo")?;
             if n > 0 {
                 break;
@@ -284,7 +299,11 @@ pub fn parse_signal(s: &str) -> Result<Signal> {
         return Signal::try_from(n).map_err(|_| Error::Invalid(format!("unknown signal {s:?}")));
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     name.parse::<Signal>()
         .map_err(|_| Error::Invalid(format!("unknown signal {s:?}")))
 }

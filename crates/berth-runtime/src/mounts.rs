@@ -65,7 +65,8 @@ pub fn parse_options(options: &[String]) -> MountOpts {
             }
             p @ ("private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
             | "unbindable" | "runbindable") => {
-                o.propagation.push(propagation_flag(p).unwrap_or(MsFlags::MS_PRIVATE));
+                o.propagation
+                    .push(propagation_flag(p).unwrap_or(MsFlags::MS_PRIVATE));
                 continue;
             }
             other => {

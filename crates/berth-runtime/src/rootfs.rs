@@ -46,7 +46,11 @@ pub fn prepare(rootfs: &Path, spec: &Spec, cgroups: &CgroupDirs, new_cgroupns: b
     if dev_is_tmpfs {
         default_devices(rootfs, in_userns)?;
     }
-    for d in linux.and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+    for d in linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
         create_device(rootfs, d, in_userns)?;
     }
     Ok(())
@@ -55,14 +59,28 @@ pub fn prepare(rootfs: &Path, spec: &Spec, cgroups: &CgroupDirs, new_cgroupns: b
 fn mount_one(rootfs: &Path, m: &Mount, cgroups: &CgroupDirs, new_cgroupns: bool) -> Result<()> {
     let dest = resolve_in_root(rootfs, m.destination())?;
     let opts = parse_options(m.options().as_deref().unwrap_or_default());
-    let typ = m.typ().as_deref().unwrap_or(if opts.bind { "bind" } else { "" });
+    let typ = m
+        .typ()
+        .as_deref()
+        .unwrap_or(if opts.bind { "bind" } else { "" });
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-    let what = || format!("mounting {} on {}", source.display(), m.destination().display());
+    let what = || {
+        format!(
+            "mounting {} on {}",
+            source.display(),
+            m.destination().display()
+        )
+    };
 
     if opts.bind || typ == "bind" {
-        let src_meta = std::fs::metadata(&source).ctx(|| format!("bind source {}", source.display()))?;
+        let src_meta =
+            std::fs::metadata(&source).ctx(|| format!("bind source {}", source.display()))?;
         make_target(&dest, src_meta.is_dir())?;
-        let rec = if opts.recursive { MsFlags::MS_REC } else { MsFlags::empty() };
+        let rec = if opts.recursive {
+            MsFlags::MS_REC
+        } else {
+            MsFlags::empty()
+        };
         mount(Some(&source), &dest, NONE, MsFlags::MS_BIND | rec, NONE).ctx(what)?;
         let remount = opts.flags & !MsFlags::MS_REMOUNT;
         if !remount.is_empty() {
@@ -138,7 +156,11 @@ fn mount_cgroup(
             NONE,
             dest,
             NONE,
-            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC,
             Some("mode=755"),
         )
         .ctx(|| format!("remounting {} read-only", dest.display()))?;
@@ -168,7 +190,8 @@ fn make_target(dest: &Path, dir: bool) -> Result<()> {
                 .ctx(|| format!("creating directory {}", parent.display()))?;
         }
         if !dest.exists() {
-            std::fs::File::create(dest).ctx(|| format!("creating mount point {}", dest.display()))?;
+            std::fs::File::create(dest)
+                .ctx(|| format!("creating mount point {}", dest.display()))?;
         }
         Ok(())
     }
@@ -187,7 +210,14 @@ const DEFAULT_DEVICES: [(&str, u64, u64); 6] = [
 fn default_devices(rootfs: &Path, in_userns: bool) -> Result<()> {
     let dev = rootfs.join("dev");
     for (name, major, minor) in DEFAULT_DEVICES {
-        make_node(&dev.join(name), SFlag::S_IFCHR, major, minor, 0o666, in_userns)?;
+        make_node(
+            &dev.join(name),
+            SFlag::S_IFCHR,
+            major,
+            minor,
+            0o666,
+            in_userns,
+        )?;
     }
     for (link, target) in [
         ("fd", "/proc/self/fd"),
@@ -223,7 +253,14 @@ fn create_device(rootfs: &Path, d: &LinuxDevice, in_userns: bool) -> Result<()> 
         }
     };
     let mode = d.file_mode().unwrap_or(0o666);
-    make_node(&path, kind, d.major() as u64, d.minor() as u64, mode, in_userns)?;
+    make_node(
+        &path,
+        kind,
+        d.major() as u64,
+        d.minor() as u64,
+        mode,
+        in_userns,
+    )?;
     if d.uid().is_some() || d.gid().is_some() {
         nix::unistd::chown(
             &path,
@@ -236,14 +273,26 @@ fn create_device(rootfs: &Path, d: &LinuxDevice, in_userns: bool) -> Result<()> 
 }
 
 /// mknod, or — where a user namespace forbids it — bind-mount the host's node.
-fn make_node(path: &Path, kind: SFlag, major: u64, minor: u64, mode: u32, in_userns: bool) -> Result<()> {
+fn make_node(
+    path: &Path,
+    kind: SFlag,
+    major: u64,
+    minor: u64,
+    mode: u32,
+    in_userns: bool,
+) -> Result<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
     }
     let _ = std::fs::remove_file(path);
     if !in_userns {
-        mknod(path, kind, Mode::from_bits_truncate(mode), makedev(major, minor))
-            .ctx(|| format!("mknod {}", path.display()))?;
+        mknod(
+            path,
+            kind,
+            Mode::from_bits_truncate(mode),
+            makedev(major, minor),
+        )
+        .ctx(|| format!("mknod {}", path.display()))?;
         return Ok(());
     }
     std::fs::File::create(path).ctx(|| format!("creating {}", path.display()))?;
@@ -257,7 +306,8 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
     nix::unistd::chdir(rootfs).ctx(|| format!("chdir {}", rootfs.display()))?;
     crate::sys::pivot_root(".", ".")?;
     // The old root is now mounted over "."; keep unmount events from reaching the host.
-    mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE).ctx(|| "making old root rslave")?;
+    mount(NONE, ".", NONE, MsFlags::MS_SLAVE | MsFlags::MS_REC, NONE)
+        .ctx(|| "making old root rslave")?;
     umount2(".", MntFlags::MNT_DETACH).ctx(|| "detaching the old root")?;
     nix::unistd::chdir("/").ctx(|| "chdir /")
 }
@@ -265,11 +315,25 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
 /// After pivot_root: masked paths, read-only paths, read-only root.
 pub fn finish(spec: &Spec) -> Result<()> {
     let linux = spec.linux().as_ref();
-    for p in linux.and_then(|l| l.masked_paths().as_ref()).into_iter().flatten() {
+    for p in linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
         mask(p)?;
     }
-    for p in linux.and_then(|l| l.readonly_paths().as_ref()).into_iter().flatten() {
-        let r = mount(Some(p.as_str()), p.as_str(), NONE, MsFlags::MS_BIND | MsFlags::MS_REC, NONE);
+    for p in linux
+        .and_then(|l| l.readonly_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let r = mount(
+            Some(p.as_str()),
+            p.as_str(),
+            NONE,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            NONE,
+        );
         match r {
             Err(nix::errno::Errno::ENOENT) => continue,
             r => r.ctx(|| format!("bind-mounting read-only path {p}"))?,
@@ -278,12 +342,23 @@ pub fn finish(spec: &Spec) -> Result<()> {
             NONE,
             p.as_str(),
             NONE,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_REC,
+            MsFlags::MS_BIND
+                | MsFlags::MS_REMOUNT
+                | MsFlags::MS_RDONLY
+                | MsFlags::MS_NOSUID
+                | MsFlags::MS_NODEV
+                | MsFlags::MS_NOEXEC
+                | MsFlags::MS_REC,
             NONE,
         )
         .ctx(|| format!("remounting {p} read-only"))?;
     }
-    if spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false) {
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
         mount(
             NONE,
             "/",

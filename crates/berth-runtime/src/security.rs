@@ -6,12 +6,47 @@ use oci_spec::runtime::{Capabilities, LinuxCapabilities, PosixRlimit, PosixRlimi
 
 /// Capability names in kernel bit order (without the CAP_ prefix).
 const CAP_NAMES: [&str; 41] = [
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
 ];
 
 /// A capability set as a 64-bit mask.
@@ -86,8 +121,14 @@ pub fn set_rlimits(limits: &[PosixRlimit]) -> Result<()> {
         };
         // SAFETY: `lim` is a valid rlimit struct; setrlimit only reads it.
         if unsafe { libc::setrlimit(rlimit_resource(l.typ()), &lim) } != 0 {
-            return Err(std::io::Error::last_os_error())
-                .ctx(|| format!("setrlimit {:?} soft {} hard {}", l.typ(), l.soft(), l.hard()));
+            return Err(std::io::Error::last_os_error()).ctx(|| {
+                format!(
+                    "setrlimit {:?} soft {} hard {}",
+                    l.typ(),
+                    l.soft(),
+                    l.hard()
+                )
+            });
         }
     }
     Ok(())
@@ -143,8 +184,12 @@ pub fn become_user(process: &Process, caps: &CapMasks) -> Result<()> {
         .ctx(|| "clearing ambient capabilities")?;
     for bit in 0..=last {
         if caps.ambient & (1 << bit) != 0 {
-            prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_RAISE as _, bit as _)
-                .ctx(|| format!("raising ambient capability {bit}"))?;
+            prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as _,
+                bit as _,
+            )
+            .ctx(|| format!("raising ambient capability {bit}"))?;
         }
     }
     Ok(())
@@ -219,11 +264,7 @@ pub fn find_executable(cmd: &str, env: &[String]) -> Result<std::path::PathBuf> 
     path.split(':')
         .map(|d| std::path::Path::new(d).join(cmd))
         .find(|p| is_exec(p))
-        .ok_or_else(|| {
-            Error::Init(format!(
-                "exec: {cmd:?}: executable file not found in $PATH"
-            ))
-        })
+        .ok_or_else(|| Error::Init(format!("exec: {cmd:?}: executable file not found in $PATH")))
 }
 
 #[cfg(test)]
@@ -233,9 +274,14 @@ mod tests {
 
     #[test]
     fn capability_masks_follow_kernel_bits() {
-        let set: Capabilities = [Capability::Chown, Capability::Kill, Capability::NetBindService, Capability::CheckpointRestore]
-            .into_iter()
-            .collect();
+        let set: Capabilities = [
+            Capability::Chown,
+            Capability::Kill,
+            Capability::NetBindService,
+            Capability::CheckpointRestore,
+        ]
+        .into_iter()
+        .collect();
         assert_eq!(cap_mask(Some(&set)), 1 | 1 << 5 | 1 << 10 | 1 << 40);
     }
 }

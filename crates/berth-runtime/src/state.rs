@@ -102,8 +102,8 @@ impl ContainerDir {
     /// Write atomically: a temp file renamed over the old one.
     pub fn save(&self, rec: &Record) -> Result<()> {
         let tmp = self.path.join(".state.json.tmp");
-        let data = serde_json::to_vec(rec)
-            .map_err(|e| Error::Invalid(format!("encoding state: {e}")))?;
+        let data =
+            serde_json::to_vec(rec).map_err(|e| Error::Invalid(format!("encoding state: {e}")))?;
         std::fs::write(&tmp, data).ctx(|| format!("writing {}", tmp.display()))?;
         std::fs::rename(&tmp, self.path.join(STATE_FILE))
             .ctx(|| format!("saving state in {}", self.path.display()))

@@ -59,8 +59,10 @@ pub fn clone_fork(flags: u64, cgroup_fd: Option<RawFd>) -> Result<Forked> {
 
 /// pivot_root(2), which has no libc wrapper.
 pub fn pivot_root(new_root: &str, put_old: &str) -> Result<()> {
-    let new = std::ffi::CString::new(new_root).map_err(|_| crate::Error::Invalid("nul in path".into()))?;
-    let old = std::ffi::CString::new(put_old).map_err(|_| crate::Error::Invalid("nul in path".into()))?;
+    let new = std::ffi::CString::new(new_root)
+        .map_err(|_| crate::Error::Invalid("nul in path".into()))?;
+    let old =
+        std::ffi::CString::new(put_old).map_err(|_| crate::Error::Invalid("nul in path".into()))?;
     // SAFETY: both pointers are valid NUL-terminated strings for the duration of the call.
     let ret = unsafe { libc::syscall(libc::SYS_pivot_root, new.as_ptr(), old.as_ptr()) };
     if ret == -1 {

@@ -184,7 +184,11 @@ fn log_error(args: &RuntimeArgs, msg: &str) {
     } else {
         format!("level=error msg={msg:?}")
     };
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         let _ = writeln!(f, "{line}");
     }
 }
@@ -192,7 +196,13 @@ fn log_error(args: &RuntimeArgs, msg: &str) {
 fn dispatch(a: &RuntimeArgs) -> Result<i32> {
     let root = a.root.as_path();
     match &a.cmd {
-        Cmd::Create { bundle, pid_file, console_socket, id, .. } => {
+        Cmd::Create {
+            bundle,
+            pid_file,
+            console_socket,
+            id,
+            ..
+        } => {
             berth_runtime::create(&CreateOpts {
                 root,
                 id,
@@ -214,7 +224,14 @@ fn dispatch(a: &RuntimeArgs) -> Result<i32> {
             Err(berth_runtime::Error::NotFound(_)) if *force => {}
             c => c?.delete(*force)?,
         },
-        Cmd::Run { bundle, detach, pid_file, console_socket, id, .. } => {
+        Cmd::Run {
+            bundle,
+            detach,
+            pid_file,
+            console_socket,
+            id,
+            ..
+        } => {
             return Ok(berth_runtime::run(
                 &CreateOpts {
                     root,
@@ -226,7 +243,18 @@ fn dispatch(a: &RuntimeArgs) -> Result<i32> {
                 *detach,
             )?);
         }
-        Cmd::Exec { process, tty, detach, pid_file, console_socket, cwd, env, user, id, args } => {
+        Cmd::Exec {
+            process,
+            tty,
+            detach,
+            pid_file,
+            console_socket,
+            cwd,
+            env,
+            user,
+            id,
+            args,
+        } => {
             let c = Container::load(root, id)?;
             let process = match process {
                 Some(p) => {
@@ -263,7 +291,11 @@ fn dispatch(a: &RuntimeArgs) -> Result<i32> {
         Cmd::Pause { id } => Container::load(root, id)?.pause()?,
         Cmd::Resume { id } => Container::load(root, id)?.resume()?,
         Cmd::Update(u) => update(root, u)?,
-        Cmd::Events { stats, interval, id } => events(root, id, *stats, interval)?,
+        Cmd::Events {
+            stats,
+            interval,
+            id,
+        } => events(root, id, *stats, interval)?,
         Cmd::Spec { bundle, rootless } => {
             let path = bundle.join("config.json");
             if path.exists() {
@@ -300,12 +332,19 @@ fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
             println!("{}", serde_json::to_string(&v)?);
         }
         "table" => {
-            println!("{:<12} {:<10} {:<10} {:<40} {:<31} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+            println!(
+                "{:<12} {:<10} {:<10} {:<40} {:<31} OWNER",
+                "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+            );
             for c in &all {
                 let s = c.public();
                 println!(
                     "{:<12} {:<10} {:<10} {:<40} {:<31} root",
-                    s.id, s.pid, s.status, s.bundle.display(), s.created
+                    s.id,
+                    s.pid,
+                    s.status,
+                    s.bundle.display(),
+                    s.created
                 );
             }
         }
