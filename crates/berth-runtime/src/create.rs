@@ -144,6 +144,13 @@ fn create_in(
     let fifo_path = dir.fifo();
     nix::unistd::mkfifo(&fifo_path, Mode::from_bits_truncate(0o622))
         .ctx(|| format!("mkfifo {}", fifo_path.display()))?;
+    // mkfifo's mode is cut by the umask; the init may be root of a user namespace, which
+    // is "other" to the host: make it writable for others, as runc does.
+    std::fs::set_permissions(
+        &fifo_path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o622),
+    )
+    .ctx(|| format!("chmod {}", fifo_path.display()))?;
     let fifo = nix::fcntl::open(&fifo_path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .ctx(|| format!("opening {}", fifo_path.display()))?;
 

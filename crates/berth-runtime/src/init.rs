@@ -125,15 +125,6 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
         rootfs::pivot(&plan.rootfs)?;
         rootfs::finish(&plan.spec)?;
     }
-    for (k, v) in plan
-        .spec
-        .linux()
-        .iter()
-        .flat_map(|l| l.sysctl().iter().flatten())
-    {
-        let path = format!("/proc/sys/{}", k.replace('.', "/"));
-        std::fs::write(&path, v).ctx(|| format!("setting sysctl {k}={v}"))?;
-    }
     if process.terminal().unwrap_or(false) {
         let console = plan
             .console

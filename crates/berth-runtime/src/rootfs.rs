@@ -312,15 +312,17 @@ pub fn pivot(rootfs: &Path) -> Result<()> {
     nix::unistd::chdir("/").ctx(|| "chdir /")
 }
 
-/// After pivot_root: masked paths, read-only paths, read-only root.
+/// After pivot_root: sysctls (while /proc/sys is writable), read-only paths, then masked
+/// paths (runc's order), then a read-only root.
 pub fn finish(spec: &Spec) -> Result<()> {
     let linux = spec.linux().as_ref();
-    for p in linux
-        .and_then(|l| l.masked_paths().as_ref())
+    for (k, v) in linux
+        .and_then(|l| l.sysctl().as_ref())
         .into_iter()
         .flatten()
     {
-        mask(p)?;
+        let path = format!("/proc/sys/{}", k.replace('.', "/"));
+        std::fs::write(&path, v).ctx(|| format!("setting sysctl {k}={v}"))?;
     }
     for p in linux
         .and_then(|l| l.readonly_paths().as_ref())
@@ -352,6 +354,13 @@ pub fn finish(spec: &Spec) -> Result<()> {
             NONE,
         )
         .ctx(|| format!("remounting {p} read-only"))?;
+    }
+    for p in linux
+        .and_then(|l| l.masked_paths().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        mask(p)?;
     }
     if spec
         .root()
