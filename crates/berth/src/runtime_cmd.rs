@@ -401,7 +401,7 @@ fn update(root: &Path, u: &UpdateArgs) -> Result<()> {
             .and_then(|l| l.resources().clone())
             .unwrap_or_default(),
     };
-    let mut mem = r.memory().clone().unwrap_or_default();
+    let mut mem = r.memory().unwrap_or_default();
     if let Some(m) = &u.memory {
         mem.set_limit(Some(parse_size(m)?));
     }
