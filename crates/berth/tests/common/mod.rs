@@ -355,7 +355,7 @@ pub const DEFAULT_CAPS: [&str; 14] = [
 pub const DEFAULT_CAPS_HEX: &str = "00000000a80425fb";
 
 /// A config.json in the shape of `runc spec`, with terminal off, a writable root, the default 14
-/// capabilities, a cgroup namespace, and `linux.cgroupsPath` = `/berth-test/<id>`.
+/// capabilities, a cgroup namespace, and `linux.cgroupsPath` = `/berth-test-<id>` (top level, so deleting the container leaves no parent dir).
 pub fn base_config(id: &str) -> Value {
     json!({
         "ociVersion": "1.0.2",
@@ -413,7 +413,7 @@ pub fn base_config(id: &str) -> Value {
 }
 
 pub fn cgroups_path(id: &str) -> String {
-    format!("/berth-test/{id}")
+    format!("/berth-test-{id}")
 }
 
 /// Sets `value` at a JSON pointer, creating missing objects on the way.
