@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 cargo build --release -p berth
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work"; rmdir /sys/fs/cgroup/*/berth 2>/dev/null || true' EXIT
 mkdir -p "$work/rootfs/bin"
 cp /bin/busybox "$work/rootfs/bin/busybox"
 for t in sh ip hostname ps cat id ifconfig; do ln -s busybox "$work/rootfs/bin/$t"; done

@@ -52,6 +52,22 @@ pub fn become_tty(slave: &OwnedFd) -> Result<()> {
     Ok(())
 }
 
+/// The whole terminal setup of a container process: a pty from the container's /dev/ptmx,
+/// sized as the process asks, its master sent over `sock`, its slave made our stdio and
+/// controlling terminal.
+pub fn attach_terminal(sock: &OwnedFd, process: &oci_spec::runtime::Process) -> Result<()> {
+    let (master, slave) = open_pty()?;
+    if let Some(size) = process.console_size() {
+        set_size(
+            master.as_raw_fd(),
+            size.height() as u16,
+            size.width() as u16,
+        )?;
+    }
+    send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")?;
+    become_tty(&slave)
+}
+
 /// Set a terminal's window size.
 pub fn set_size(fd: RawFd, rows: u16, cols: u16) -> Result<()> {
     let ws = libc::winsize {

@@ -167,17 +167,7 @@ fn create_in(
 
     let parent_hooks = !hooks::of_kind(spec, hooks::Kind::Prestart).is_empty()
         || !hooks::of_kind(spec, hooks::Kind::CreateRuntime).is_empty();
-    let cg_dir_fd = cgroup
-        .v2_dir()
-        .map(|d| {
-            nix::fcntl::open(
-                &d,
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .ctx(|| format!("opening cgroup {}", d.display()))
-        })
-        .transpose()?;
+    let cg_dir_fd = crate::sys::open_cgroup_dir(&cgroup)?;
     let plan = InitPlan {
         id: opts.id.to_string(),
         spec: spec.clone(),

@@ -96,17 +96,7 @@ pub fn exec(c: &Container, opts: ExecOpts) -> Result<i32> {
     if let Some(fd) = &pid_ns {
         nix::sched::setns(fd, CloneFlags::CLONE_NEWPID).ctx(|| "joining the pid namespace")?;
     }
-    let cg_fd = cgroup
-        .v2_dir()
-        .map(|d| {
-            nix::fcntl::open(
-                &d,
-                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-                Mode::empty(),
-            )
-            .ctx(|| format!("opening cgroup {}", d.display()))
-        })
-        .transpose()?;
+    let cg_fd = crate::sys::open_cgroup_dir(&cgroup)?;
     let (parent, child) = channel::pair()?;
     let child_pid = match clone_fork(0, cg_fd.as_ref().map(|f| f.as_raw_fd()))? {
         Forked::Child => {
@@ -172,16 +162,7 @@ fn exec_child(
         }
     }
     if let Some(sock) = console {
-        let (master, slave) = crate::console::open_pty()?;
-        if let Some(size) = process.console_size() {
-            crate::console::set_size(
-                master.as_raw_fd(),
-                size.height() as u16,
-                size.width() as u16,
-            )?;
-        }
-        crate::console::send_fd(sock.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")?;
-        crate::console::become_tty(&slave)?;
+        crate::console::attach_terminal(&sock, process)?;
     }
     nix::unistd::chdir(process.cwd()).ctx(|| format!("chdir to {}", process.cwd().display()))?;
     let args = process.args().clone().unwrap_or_default();

@@ -130,16 +130,7 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
             .console
             .as_ref()
             .ok_or_else(|| Error::Invalid("process.terminal needs a console socket".into()))?;
-        let (master, slave) = crate::console::open_pty()?;
-        if let Some(size) = process.console_size() {
-            crate::console::set_size(
-                master.as_raw_fd(),
-                size.height() as u16,
-                size.width() as u16,
-            )?;
-        }
-        crate::console::send_fd(console.as_raw_fd(), master.as_raw_fd(), "/dev/ptmx")?;
-        crate::console::become_tty(&slave)?;
+        crate::console::attach_terminal(console, process)?;
     }
     nix::unistd::chdir(process.cwd())
         .ctx(|| format!("chdir to cwd {}", process.cwd().display()))?;

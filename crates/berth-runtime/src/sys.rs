@@ -92,3 +92,18 @@ pub fn pid_state(pid: i32) -> Option<char> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat[stat.rfind(')')? + 2..].chars().next()
 }
+
+/// An O_PATH fd of the cgroup's v2 directory for clone3(CLONE_INTO_CGROUP); None on v1.
+pub fn open_cgroup_dir(cg: &berth_cgroups::Cgroup) -> Result<Option<std::os::fd::OwnedFd>> {
+    use nix::fcntl::OFlag;
+    cg.v2_dir()
+        .map(|d| {
+            nix::fcntl::open(
+                &d,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ctx(|| format!("opening cgroup {}", d.display()))
+        })
+        .transpose()
+}
