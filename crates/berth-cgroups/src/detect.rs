@@ -4,19 +4,39 @@
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 
+/// Where cgroup filesystems are mounted by convention.
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// v1 controllers as they appear in a cgroup mount's superblock options.
+const V1_CONTROLLERS: &[&str] = &[
+    "cpuset",
+    "cpu",
+    "cpuacct",
+    "blkio",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "net_prio",
+    "perf_event",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+    "debug",
+];
+
 /// The host's cgroup layout.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hierarchy {
     /// (controllers of the mount, comma-joined like "cpu,cpuacct" or "name=systemd"; mount point)
-    V1 {
-        mounts: Vec<(String, PathBuf)>,
-    },
-    V2 {
-        root: PathBuf,
-    },
+    V1 { mounts: Vec<(String, PathBuf)> },
+    /// The unified hierarchy, rooted at its mountpoint.
+    V2 { root: PathBuf },
 }
 
 impl Hierarchy {
+    /// Detect this host's hierarchy from /proc/self/mountinfo.
     pub fn detect() -> Result<Hierarchy> {
         let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(|source| Error::Fs {
             op: "reading",
@@ -26,54 +46,64 @@ impl Hierarchy {
         Self::from_mountinfo(&text)
     }
 
+    /// Parse /proc/self/mountinfo text. Pure v2 when the mount visible on /sys/fs/cgroup is
+    /// cgroup2; otherwise v1 from the `cgroup` mounts (a hybrid host's cgroup2 on
+    /// /sys/fs/cgroup/unified is ignored). With no v1 mount at all, a cgroup2 mounted
+    /// elsewhere is used.
     pub fn from_mountinfo(text: &str) -> Result<Hierarchy> {
-        let mut v1 = Vec::new();
+        let mut root_is_v2 = false;
+        let mut other_v2: Option<PathBuf> = None;
+        let mut v1: Vec<(String, PathBuf)> = Vec::new();
         for line in text.lines() {
             let fields: Vec<&str> = line.split(' ').collect();
             let Some(dash) = fields.iter().position(|f| *f == "-") else {
                 continue;
             };
-            let (Some(mnt), Some(fstype), Some(opts)) =
-                (fields.get(4), fields.get(dash + 1), fields.get(dash + 3))
-            else {
+            let (Some(mnt), Some(fstype)) = (fields.get(4), fields.get(dash + 1)) else {
                 continue;
             };
+            let opts = fields.get(dash + 3).copied().unwrap_or("");
+            let mnt = PathBuf::from(unescape(mnt));
+            if mnt == Path::new(CGROUP_ROOT) {
+                // A later mount on the same place hides the earlier one.
+                root_is_v2 = *fstype == "cgroup2";
+            }
             match *fstype {
-                "cgroup2" if *mnt == "/sys/fs/cgroup" => {
-                    return Ok(Hierarchy::V2 {
-                        root: PathBuf::from(mnt),
-                    })
+                "cgroup2" => {
+                    other_v2.get_or_insert(mnt);
                 }
-                "cgroup" => {
-                    let ctrls: Vec<&str> = opts
-                        .split(',')
-                        .filter(|o| {
-                            !matches!(*o, "rw" | "ro")
-                                && (!o.contains('=') || o.starts_with("name="))
-                        })
-                        .collect();
-                    v1.push((ctrls.join(","), PathBuf::from(unescape(mnt))));
-                }
+                "cgroup" => add_v1(&mut v1, opts, mnt),
                 _ => {}
             }
         }
-        if v1.is_empty() {
-            return Err(Error::Invalid(
-                "no cgroup filesystem is mounted (neither cgroup2 on /sys/fs/cgroup nor v1 controllers)"
-                    .into(),
-            ));
+        if root_is_v2 {
+            return Ok(Hierarchy::V2 {
+                root: PathBuf::from(CGROUP_ROOT),
+            });
         }
-        Ok(Hierarchy::V1 { mounts: v1 })
+        if !v1.is_empty() {
+            return Ok(Hierarchy::V1 { mounts: v1 });
+        }
+        match other_v2 {
+            Some(root) => Ok(Hierarchy::V2 { root }),
+            None => Err(Error::Invalid(
+                "no cgroup filesystem is mounted (neither cgroup2 nor v1 controllers)".into(),
+            )),
+        }
     }
 
+    /// A v2 hierarchy rooted at `root` (tests, or a cgroup2 mounted elsewhere).
     pub fn v2_at(root: PathBuf) -> Hierarchy {
         Hierarchy::V2 { root }
     }
 
+    /// A v1 hierarchy from (controllers, mountpoint) pairs; joined controllers may be given
+    /// as "cpu,cpuacct" or once each with the same mountpoint.
     pub fn v1_at(mounts: Vec<(String, PathBuf)>) -> Hierarchy {
         Hierarchy::V1 { mounts }
     }
 
+    /// Whether this is the unified (v2) hierarchy.
     pub fn is_v2(&self) -> bool {
         matches!(self, Hierarchy::V2 { .. })
     }
@@ -87,6 +117,27 @@ impl Hierarchy {
                 .map(|(_, p)| p.as_path()),
             Hierarchy::V2 { .. } => None,
         }
+    }
+}
+
+/// Record one v1 mount: its controllers (comma-joined, "name=..." kept) and mountpoint. The
+/// same hierarchy seen twice (a bind mount elsewhere) keeps the mount under /sys/fs/cgroup.
+fn add_v1(v1: &mut Vec<(String, PathBuf)>, opts: &str, mnt: PathBuf) {
+    let ctrls: Vec<&str> = opts
+        .split(',')
+        .filter(|o| V1_CONTROLLERS.contains(o) || o.starts_with("name="))
+        .collect();
+    if ctrls.is_empty() {
+        return;
+    }
+    let ctrls = ctrls.join(",");
+    match v1.iter_mut().find(|(c, _)| *c == ctrls) {
+        Some(entry) => {
+            if !entry.1.starts_with(CGROUP_ROOT) && mnt.starts_with(CGROUP_ROOT) {
+                entry.1 = mnt;
+            }
+        }
+        None => v1.push((ctrls, mnt)),
     }
 }
 
@@ -125,6 +176,29 @@ mod tests {
 34 27 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct,release_agent=/x
 ";
 
+    /// This machine's /proc/self/mountinfo (cgroup v1 with an empty cgroup2 on .../unified).
+    const REAL_HYBRID: &str = "\
+22 27 0:21 / /proc rw,relatime - proc proc rw
+23 27 0:22 / /sys rw,relatime - sysfs sysfs rw
+24 27 0:6 / /dev rw,relatime - devtmpfs devtmpfs rw,size=12334460k,nr_inodes=3083615,mode=755
+25 24 0:23 / /dev/shm rw,relatime - tmpfs tmpfs rw,size=24684084k
+26 24 0:24 / /dev/pts rw,relatime - devpts devpts rw,mode=600,ptmxmode=000
+27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard,resv_strict,resuid=65534,resgid=65534
+29 26 0:26 / /dev/pts rw,relatime - devpts devpts rw,mode=600,ptmxmode=000
+30 25 0:27 / /dev/shm rw,relatime - tmpfs tmpfs rw,size=24684084k
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu rw,relatime - cgroup cgroup rw,cpu
+33 31 0:30 / /sys/fs/cgroup/cpuacct rw,relatime - cgroup cgroup rw,cpuacct
+34 31 0:31 / /sys/fs/cgroup/cpuset rw,relatime - cgroup cgroup rw,cpuset
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+36 31 0:33 / /sys/fs/cgroup/devices rw,relatime - cgroup cgroup rw,devices
+37 31 0:34 / /sys/fs/cgroup/freezer rw,relatime - cgroup cgroup rw,freezer
+38 31 0:35 / /sys/fs/cgroup/blkio rw,relatime - cgroup cgroup rw,blkio
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+
     const PURE_V2: &str = "\
 24 1 254:0 / / rw,relatime - ext4 /dev/vda rw
 25 24 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot
@@ -145,6 +219,65 @@ mod tests {
         };
         assert!(mounts.iter().any(|(c, _)| c == "name=systemd"));
         assert!(mounts.iter().any(|(c, _)| c == "cpu,cpuacct"));
+    }
+
+    #[test]
+    fn real_hybrid_sample() {
+        let h = Hierarchy::from_mountinfo(REAL_HYBRID).unwrap();
+        let Hierarchy::V1 { mounts } = &h else {
+            panic!("expected v1, got {h:?}")
+        };
+        let names: Vec<&str> = mounts.iter().map(|(c, _)| c.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "cpu",
+                "cpuacct",
+                "cpuset",
+                "memory",
+                "devices",
+                "freezer",
+                "blkio",
+                "pids",
+                "name=systemd"
+            ]
+        );
+        assert_eq!(
+            h.v1_mount("freezer").unwrap(),
+            Path::new("/sys/fs/cgroup/freezer")
+        );
+        assert!(h.v1_mount("hugetlb").is_none());
+        assert!(h.v1_mount("net_cls").is_none());
+    }
+
+    #[test]
+    fn joined_controllers_and_options() {
+        let h = Hierarchy::from_mountinfo(HYBRID).unwrap();
+        let Hierarchy::V1 { mounts } = &h else {
+            panic!()
+        };
+        // release_agent=, rw are options, not controllers.
+        assert!(mounts
+            .iter()
+            .all(|(c, _)| !c.contains("rw") && !c.contains("release")));
+    }
+
+    #[test]
+    fn last_mount_on_the_root_wins_and_cgroup2_elsewhere() {
+        let text = "\
+27 24 0:22 / /sys/fs/cgroup rw - tmpfs tmpfs rw
+28 27 0:23 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+40 24 0:40 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw
+";
+        assert_eq!(
+            Hierarchy::from_mountinfo(text).unwrap(),
+            Hierarchy::v2_at("/sys/fs/cgroup".into())
+        );
+        let text = "25 24 0:26 / /run/my\\040cg rw - cgroup2 none rw\n";
+        assert_eq!(
+            Hierarchy::from_mountinfo(text).unwrap(),
+            Hierarchy::v2_at("/run/my cg".into())
+        );
     }
 
     #[test]

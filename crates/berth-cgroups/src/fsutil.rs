@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 /// Write `value` to `dir/file` (O_TRUNC like runc; never creates: cgroupfs files exist or not).
 pub fn write(dir: &Path, file: &str, value: impl std::fmt::Display) -> Result<()> {
@@ -49,4 +50,72 @@ pub fn read_kv(dir: &Path, file: &str) -> Vec<(String, u64)> {
 
 pub fn kv(pairs: &[(String, u64)], key: &str) -> u64 {
     pairs.iter().find(|(k, _)| k == key).map_or(0, |(_, v)| *v)
+}
+
+/// `mkdir -p`.
+pub fn mkdir_p(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|source| Error::Fs {
+        op: "creating cgroup",
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// How long rmdir keeps retrying EBUSY (processes still exiting).
+const RMDIR_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Remove a cgroup directory, sub-cgroups first. Missing is fine; EBUSY is retried for a
+/// while. Cgroup directories hold only kernel files, so rmdir works on them as they are.
+pub fn rmdir_tree(dir: &Path) -> Result<()> {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                rmdir_tree(&e.path())?;
+            }
+        }
+    }
+    let deadline = Instant::now() + RMDIR_PATIENCE;
+    let mut pause = Duration::from_micros(50);
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(10));
+            }
+            Err(source) => {
+                return Err(Error::Fs {
+                    op: "removing cgroup",
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// Append the pids of `dir/cgroup.procs` and of every sub-cgroup below it.
+pub fn procs_recursive(dir: &Path, out: &mut Vec<i32>) -> Result<()> {
+    let text = match std::fs::read_to_string(dir.join("cgroup.procs")) {
+        Ok(t) => t,
+        // The cgroup (or a sub-cgroup) went away meanwhile.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => {
+            return Err(Error::Fs {
+                op: "reading",
+                path: dir.join("cgroup.procs"),
+                source,
+            })
+        }
+    };
+    out.extend(text.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                procs_recursive(&e.path(), out)?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod detect;
 mod error;
+mod freezer;
 mod fsutil;
 mod stats;
 mod v1;
@@ -14,10 +15,9 @@ pub use stats::Stats;
 pub use v1::device_rule;
 pub use v2::{blkio_to_io_weight, shares_to_weight};
 
-use fsutil::{read, write};
+use fsutil::{mkdir_p, read, rmdir_tree, write};
 use oci_spec::runtime::LinuxResources;
 use std::path::{Component, Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// A container's cgroup: one directory per v1 hierarchy, or one v2 directory.
 #[derive(Debug, Clone)]
@@ -31,6 +31,8 @@ pub struct Cgroup {
 const V2_CONTROLLERS: [&str; 6] = ["cpu", "cpuset", "io", "memory", "pids", "hugetlb"];
 
 impl Cgroup {
+    /// The cgroup at `path` ("/berth/<id>" or an OCI cgroupsPath; relative paths count from
+    /// each hierarchy's root, and `..` cannot climb out of it). Touches nothing.
     pub fn new(h: &Hierarchy, path: &str) -> Cgroup {
         let rel = Path::new(path)
             .components()
@@ -45,13 +47,24 @@ impl Cgroup {
         }
     }
 
-    /// Every directory of this cgroup: (controllers of the hierarchy, dir). v2: ("", dir).
+    /// Every directory of this cgroup: (controllers of the hierarchy, dir), one per distinct
+    /// mountpoint. v2: ("", dir).
     fn dirs(&self) -> Vec<(String, PathBuf)> {
         match &self.hierarchy {
-            Hierarchy::V1 { mounts } => mounts
-                .iter()
-                .map(|(c, m)| (c.clone(), m.join(&self.rel)))
-                .collect(),
+            Hierarchy::V1 { mounts } => {
+                let mut out: Vec<(String, PathBuf)> = Vec::new();
+                for (c, m) in mounts {
+                    let dir = m.join(&self.rel);
+                    match out.iter_mut().find(|(_, d)| *d == dir) {
+                        Some(entry) => {
+                            entry.0.push(',');
+                            entry.0.push_str(c);
+                        }
+                        None => out.push((c.clone(), dir)),
+                    }
+                }
+                out
+            }
             Hierarchy::V2 { root } => vec![(String::new(), root.join(&self.rel))],
         }
     }
@@ -63,24 +76,34 @@ impl Cgroup {
             .map(|m| m.join(&self.rel))
     }
 
-    /// For mounting inside the container: (name under /sys/fs/cgroup, host directory).
+    /// For mounting inside the container: (name under /sys/fs/cgroup, host directory). v1:
+    /// one entry per hierarchy, named like its host mountpoint ("cpu,cpuacct", "systemd");
+    /// v2: one entry with an empty name.
     pub fn mount_dirs(&self) -> Vec<(String, PathBuf)> {
         match &self.hierarchy {
             Hierarchy::V2 { root } => vec![(String::new(), root.join(&self.rel))],
-            Hierarchy::V1 { mounts } => mounts
-                .iter()
-                .filter_map(|(_, m)| {
-                    let name = m.file_name()?.to_string_lossy().into_owned();
-                    Some((name, m.join(&self.rel)))
-                })
-                .collect(),
+            Hierarchy::V1 { mounts } => {
+                let mut out: Vec<(String, PathBuf)> = Vec::new();
+                for (_, m) in mounts {
+                    let Some(name) = m.file_name() else { continue };
+                    let name = name.to_string_lossy().into_owned();
+                    if !out.iter().any(|(n, _)| *n == name) {
+                        out.push((name, m.join(&self.rel)));
+                    }
+                }
+                out
+            }
         }
     }
 
+    /// Whether any of the cgroup's directories exists.
     pub fn exists(&self) -> bool {
         self.dirs().iter().any(|(_, d)| d.is_dir())
     }
 
+    /// Create the directories (`mkdir -p` in every hierarchy). v2: enable cpu, cpuset, io,
+    /// memory, pids and hugetlb in each ancestor's cgroup.subtree_control where offered.
+    /// v1 cpuset: copy cpuset.cpus/mems down into every new level, or it cannot take tasks.
     pub fn create(&self) -> Result<()> {
         match &self.hierarchy {
             Hierarchy::V2 { root } => self.create_v2(root),
@@ -133,6 +156,8 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Write the limits of `r` (at create time and for `update`). See `v1::apply` and
+    /// `v2::apply`; on v2 device rules are not written (that needs an eBPF program).
     pub fn apply(&self, r: &LinuxResources) -> Result<()> {
         match &self.hierarchy {
             Hierarchy::V2 { root } => v2::apply(&root.join(&self.rel), r),
@@ -171,7 +196,8 @@ impl Cgroup {
         }
     }
 
-    /// Processes in the cgroup.
+    /// Every process in the cgroup and its sub-cgroups, sorted. v1 reads the pids (else
+    /// memory, freezer, cpu, else the first) hierarchy. A missing cgroup has none.
     pub fn pids(&self) -> Result<Vec<i32>> {
         let dir = match &self.hierarchy {
             Hierarchy::V2 { root } => root.join(&self.rel),
@@ -181,87 +207,14 @@ impl Cgroup {
                 .or_else(|| self.dirs().into_iter().next().map(|(_, d)| d))
                 .ok_or_else(|| Error::Invalid("no cgroup hierarchy".into()))?,
         };
-        if !dir.is_dir() {
-            return Ok(Vec::new());
-        }
-        Ok(read(&dir, "cgroup.procs")?
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect())
+        let mut pids = Vec::new();
+        fsutil::procs_recursive(&dir, &mut pids)?;
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
     }
 
-    pub fn freeze(&self) -> Result<()> {
-        self.set_frozen(true)
-    }
-
-    pub fn thaw(&self) -> Result<()> {
-        self.set_frozen(false)
-    }
-
-    fn set_frozen(&self, frozen: bool) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut pause = Duration::from_micros(50);
-        match &self.hierarchy {
-            Hierarchy::V2 { root } => {
-                let dir = root.join(&self.rel);
-                write(&dir, "cgroup.freeze", u8::from(frozen))?;
-                loop {
-                    let ev = fsutil::read_kv(&dir, "cgroup.events");
-                    if fsutil::kv(&ev, "frozen") == u64::from(frozen) {
-                        return Ok(());
-                    }
-                    wait(&mut pause, deadline, &dir)?;
-                }
-            }
-            Hierarchy::V1 { .. } => {
-                let dir = self
-                    .dir("freezer")
-                    .ok_or_else(|| Error::MissingController("freezer".into()))?;
-                let want = if frozen { "FROZEN" } else { "THAWED" };
-                loop {
-                    write(&dir, "freezer.state", want)?;
-                    if read(&dir, "freezer.state")?.trim() == want {
-                        return Ok(());
-                    }
-                    wait(&mut pause, deadline, &dir)?;
-                }
-            }
-        }
-    }
-
-    pub fn is_frozen(&self) -> Result<bool> {
-        match &self.hierarchy {
-            Hierarchy::V2 { root } => {
-                let ev = fsutil::read_kv(&root.join(&self.rel), "cgroup.events");
-                Ok(fsutil::kv(&ev, "frozen") == 1)
-            }
-            Hierarchy::V1 { .. } => match self.dir("freezer") {
-                Some(d) if d.is_dir() => Ok(read(&d, "freezer.state")?.trim() != "THAWED"),
-                _ => Ok(false),
-            },
-        }
-    }
-
-    /// Signal every process. v2 SIGKILL uses cgroup.kill; otherwise freeze, signal, thaw, so
-    /// that nothing forks away in between.
-    pub fn kill_all(&self, sig: i32) -> Result<()> {
-        if let Some(dir) = self.v2_dir() {
-            if sig == libc::SIGKILL && dir.join("cgroup.kill").exists() {
-                return write(&dir, "cgroup.kill", 1);
-            }
-        }
-        let was_frozen = self.is_frozen().unwrap_or(false);
-        let froze = !was_frozen && self.freeze().is_ok();
-        for pid in self.pids()? {
-            // SAFETY: kill(2) with a pid and signal number touches no memory of ours.
-            unsafe { libc::kill(pid, sig) };
-        }
-        if froze {
-            self.thaw()?;
-        }
-        Ok(())
-    }
-
+    /// Usage counters in runc's `events --stats` shape; missing files read as zero.
     pub fn stats(&self) -> Result<Stats> {
         Ok(match &self.hierarchy {
             Hierarchy::V2 { root } => stats::v2(&root.join(&self.rel)),
@@ -269,6 +222,8 @@ impl Cgroup {
         })
     }
 
+    /// OOM kills so far: v2 memory.events oom_kill, v1 memory.oom_control oom_kill (0 when
+    /// the kernel does not count them).
     pub fn oom_kill_count(&self) -> Result<u64> {
         let (dir, file) = match &self.hierarchy {
             Hierarchy::V2 { root } => (root.join(&self.rel), "memory.events"),
@@ -292,52 +247,6 @@ impl Cgroup {
 impl v1::Dirs for Cgroup {
     fn dir(&self, controller: &str) -> Option<PathBuf> {
         Cgroup::dir(self, controller)
-    }
-}
-
-fn mkdir_p(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|source| Error::Fs {
-        op: "creating cgroup",
-        path: dir.to_path_buf(),
-        source,
-    })
-}
-
-fn wait(pause: &mut Duration, deadline: Instant, what: &Path) -> Result<()> {
-    if Instant::now() > deadline {
-        return Err(Error::Timeout(format!("waiting on {}", what.display())));
-    }
-    std::thread::sleep(*pause);
-    *pause = (*pause * 2).min(Duration::from_millis(10));
-    Ok(())
-}
-
-fn rmdir_tree(dir: &Path) -> Result<()> {
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                rmdir_tree(&e.path())?;
-            }
-        }
-    }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut pause = Duration::from_micros(50);
-    loop {
-        match std::fs::remove_dir(dir) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(10));
-            }
-            Err(source) => {
-                return Err(Error::Fs {
-                    op: "removing cgroup",
-                    path: dir.to_path_buf(),
-                    source,
-                })
-            }
-        }
     }
 }
 

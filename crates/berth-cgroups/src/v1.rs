@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 /// Looks up a controller's directory for this cgroup (None: controller not mounted).
 pub trait Dirs {
+    /// The controller's directory for this cgroup, if the controller is mounted.
     fn dir(&self, controller: &str) -> Option<PathBuf>;
+    /// The controller's directory, or the "not available on this host" error.
     fn need(&self, controller: &str) -> Result<PathBuf> {
         self.dir(controller)
             .ok_or_else(|| Error::MissingController(controller.to_string()))
@@ -22,18 +24,28 @@ fn limit(v: i64) -> String {
     }
 }
 
+/// Write OCI resources into the v1 controller directories, in runc's order. A limit whose
+/// controller is not mounted fails with `MissingController`; absent values are skipped.
 pub fn apply(d: &dyn Dirs, r: &LinuxResources) -> Result<()> {
     if let Some(m) = r.memory() {
         let mut pending = Vec::new();
         if m.limit().is_some() || m.swap().is_some() || m.reservation().is_some() {
             let dir = d.need("memory")?;
+            let memsw = dir.join("memory.memsw.limit_in_bytes").exists();
             if let Some(l) = m.limit() {
                 pending.push(("memory.limit_in_bytes", limit(l)));
             }
-            if let Some(s) = m.swap() {
-                if dir.join("memory.memsw.limit_in_bytes").exists() {
-                    pending.push(("memory.memsw.limit_in_bytes", limit(s)));
+            // Unlimited memory without a swap setting means unlimited memory+swap (runc).
+            let swap = m.swap().or(m.limit().filter(|l| *l < 0));
+            match swap {
+                Some(s) if memsw => pending.push(("memory.memsw.limit_in_bytes", limit(s))),
+                Some(s) if s >= 0 => {
+                    return Err(Error::Invalid(format!(
+                        "a swap limit needs swap accounting; {} is missing",
+                        dir.join("memory.memsw.limit_in_bytes").display()
+                    )))
                 }
+                _ => {}
             }
             write_ordered(&dir, &pending)?;
             if let Some(res) = m.reservation() {
@@ -54,15 +66,14 @@ pub fn apply(d: &dyn Dirs, r: &LinuxResources) -> Result<()> {
         if let Some(s) = c.shares() {
             write(&d.need("cpu")?, "cpu.shares", s)?;
         }
-        if let Some(p) = c.period() {
-            write(&d.need("cpu")?, "cpu.cfs_period_us", p)?;
+        if c.period().is_some() || c.quota().is_some() {
+            set_cfs(&d.need("cpu")?, c.period(), c.quota())?;
         }
-        if let Some(q) = c.quota() {
-            write(
-                &d.need("cpu")?,
-                "cpu.cfs_quota_us",
-                if q <= 0 { -1 } else { q },
-            )?;
+        if let Some(b) = c.burst() {
+            write(&d.need("cpu")?, "cpu.cfs_burst_us", b)?;
+        }
+        if let Some(i) = c.idle() {
+            write(&d.need("cpu")?, "cpu.idle", i)?;
         }
         if let Some(p) = c.realtime_period() {
             write(&d.need("cpu")?, "cpu.rt_period_us", p)?;
@@ -91,7 +102,13 @@ pub fn apply(d: &dyn Dirs, r: &LinuxResources) -> Result<()> {
     if let Some(devs) = r.devices() {
         if !devs.is_empty() {
             let dir = d.need("devices")?;
+            // Start from nothing, then the rules in order (the last match wins).
+            write(&dir, "devices.deny", "a")?;
             for rule in devs {
+                // The device cgroup knows only a, b and c; FIFOs need no permission.
+                if rule.typ() == Some(LinuxDeviceType::P) {
+                    continue;
+                }
                 let file = if rule.allow() {
                     "devices.allow"
                 } else {
@@ -114,16 +131,47 @@ pub fn apply(d: &dyn Dirs, r: &LinuxResources) -> Result<()> {
         }
     }
     for h in r.hugepage_limits().iter().flatten() {
+        let dir = d.need("hugetlb")?;
         write(
-            &d.need("hugetlb")?,
+            &dir,
             &format!("hugetlb.{}.limit_in_bytes", h.page_size()),
             h.limit(),
         )?;
+        // Reservation limits (5.7+) too, where the kernel has them.
+        let rsvd = format!("hugetlb.{}.rsvd.limit_in_bytes", h.page_size());
+        if dir.join(&rsvd).exists() {
+            write(&dir, &rsvd, h.limit())?;
+        }
     }
     if r.unified().as_ref().is_some_and(|u| !u.is_empty()) {
         return Err(Error::Invalid(
             "linux.resources.unified needs cgroup v2; this host has cgroup v1".into(),
         ));
+    }
+    Ok(())
+}
+
+/// cfs period then quota. A smaller period can be refused (EINVAL) while the old quota
+/// still holds; then it is written again after the quota, as runc does.
+fn set_cfs(dir: &Path, period: Option<u64>, quota: Option<i64>) -> Result<()> {
+    let mut retry_period = None;
+    if let Some(p) = period {
+        if let Err(e) = write(dir, "cpu.cfs_period_us", p) {
+            match &e {
+                Error::Write { source, .. }
+                    if source.raw_os_error() == Some(libc::EINVAL) && quota.is_some() =>
+                {
+                    retry_period = Some(p)
+                }
+                _ => return Err(e),
+            }
+        }
+    }
+    if let Some(q) = quota {
+        write(dir, "cpu.cfs_quota_us", if q <= 0 { -1 } else { q })?;
+    }
+    if let Some(p) = retry_period {
+        write(dir, "cpu.cfs_period_us", p)?;
     }
     Ok(())
 }
@@ -140,6 +188,7 @@ fn write_ordered(dir: &Path, pairs: &[(&str, String)]) -> Result<()> {
 
 fn apply_blkio(d: &dyn Dirs, b: &oci_spec::runtime::LinuxBlockIo) -> Result<()> {
     let needs = b.weight().is_some()
+        || b.leaf_weight().is_some()
         || b.weight_device().as_ref().is_some_and(|v| !v.is_empty())
         || [
             b.throttle_read_bps_device(),
@@ -161,11 +210,26 @@ fn apply_blkio(d: &dyn Dirs, b: &oci_spec::runtime::LinuxBlockIo) -> Result<()> 
         };
         write(&dir, file, w)?;
     }
+    if let Some(w) = b.leaf_weight() {
+        write(&dir, "blkio.leaf_weight", w)?;
+    }
+    let weight_device = if dir.join("blkio.weight_device").exists() {
+        "blkio.weight_device"
+    } else {
+        "blkio.bfq.weight_device"
+    };
     for wd in b.weight_device().iter().flatten() {
         if let Some(w) = wd.weight() {
             write(
                 &dir,
-                "blkio.weight_device",
+                weight_device,
+                format!("{}:{} {}", wd.major(), wd.minor(), w),
+            )?;
+        }
+        if let Some(w) = wd.leaf_weight() {
+            write(
+                &dir,
+                "blkio.leaf_weight_device",
                 format!("{}:{} {}", wd.major(), wd.minor(), w),
             )?;
         }

@@ -183,11 +183,13 @@ fn create_in(
         parent_hooks,
         self_attach: (!hierarchy.is_v2() && !new_flags.contains(CloneFlags::CLONE_NEWUSER))
             .then(|| Cgroup::new(&hierarchy, &cg_path)),
+        cgroupns_after_attach: new_flags.contains(CloneFlags::CLONE_NEWCGROUP),
     };
     let (parent_chan, child_chan) = channel::pair()?;
     use std::os::fd::AsRawFd;
+    let clone_flags = new_flags - CloneFlags::CLONE_NEWCGROUP;
     let pid = match clone_fork(
-        new_flags.bits() as u64,
+        clone_flags.bits() as u64,
         cg_dir_fd.as_ref().map(|f| f.as_raw_fd()),
     )? {
         Forked::Child => {

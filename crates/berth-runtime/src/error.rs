@@ -42,6 +42,16 @@ pub enum Error {
     Seccomp(#[from] berth_seccomp::Error),
 }
 
+impl Error {
+    /// The text a child sends to its parent, which wraps it in [`Error::Init`] again.
+    pub fn for_parent(&self) -> String {
+        match self {
+            Error::Init(m) => m.clone(),
+            e => e.to_string(),
+        }
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Attach a description of what was being done to an OS-level error.

@@ -112,7 +112,7 @@ pub fn exec(c: &Container, opts: ExecOpts) -> Result<i32> {
                 &child,
             );
             let msg = match r {
-                Err(e) => e.to_string(),
+                Err(e) => e.for_parent(),
                 Ok(()) => "exec returned".into(),
             };
             let _ = child.send(&Msg::Failed(msg));

@@ -37,13 +37,15 @@ pub struct InitPlan {
     /// (writing "0" to `tasks` skips the kernel's threadgroup lock and its RCU wait, which
     /// costs 5-15 ms when the parent writes the pid to cgroup.procs).
     pub self_attach: Option<berth_cgroups::Cgroup>,
+    /// Create the cgroup namespace after joining the cgroup (not in clone3).
+    pub cgroupns_after_attach: bool,
 }
 
 /// Run the init; never returns.
 pub fn run(plan: InitPlan, chan: Channel) -> ! {
     if let Err(e) = setup(&plan, &chan) {
         // Before `start` the runtime is listening; after it, only the process's stderr is.
-        if chan.send(&Msg::Failed(e.to_string())).is_err() {
+        if chan.send(&Msg::Failed(e.for_parent())).is_err() {
             eprintln!("berth init: {e}");
         }
         crate::sys::exit_now(1);
@@ -61,6 +63,11 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
     chan.expect(Msg::Go)?;
     if let Some(cg) = &plan.self_attach {
         cg.attach_self()?;
+    }
+    // The cgroup namespace is made here, not by clone3, so that its root is the container's
+    // cgroup (which we are in only now on v1).
+    if plan.cgroupns_after_attach {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare the cgroup namespace")?;
     }
     let host_pid: i32 = std::fs::read_link("/proc/self")
         .ok()

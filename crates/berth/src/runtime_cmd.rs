@@ -171,7 +171,12 @@ pub fn main(args: RuntimeArgs) -> i32 {
             let msg = format!("{e:#}");
             log_error(&args, &msg);
             eprintln!("berth runtime: {msg}");
-            1
+            // runc's exit code when exec itself fails (not the process), so callers can tell.
+            if matches!(args.cmd, Cmd::Exec { .. }) {
+                255
+            } else {
+                1
+            }
         }
     }
 }

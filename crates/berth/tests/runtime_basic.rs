@@ -124,3 +124,170 @@ fn user_namespace_mapping() {
         assert_eq!(words, ["0", "100000", "65536", "0"], "{}", o.stdout);
     });
 }
+
+#[test]
+fn run_passes_exit_code_and_stdio_through() {
+    compare_with_runc("run_passes_exit_code_and_stdio_through", |rt| {
+        let o = run_sh(rt, "echo to-stdout; echo to-stderr >&2; exit 7", |_| {});
+        assert_eq!(o.code, 7, "{}: {o:?}", rt.name);
+        assert_eq!(o.stdout, "to-stdout\n", "{}: {o:?}", rt.name);
+        assert!(o.stderr.contains("to-stderr"), "{}: {o:?}", rt.name);
+        // Killed by a signal: 128 + signal number. (Outside a pid namespace: the init of a
+        // pid namespace cannot SIGKILL itself.)
+        let o = run_sh(rt, "kill -9 $$", |b| {
+            b.remove_namespace("pid");
+        });
+        assert_eq!(o.code, 137, "{}: {o:?}", rt.name);
+        o.code
+    });
+}
+
+#[test]
+fn default_capabilities_are_the_docker_14() {
+    each_runtime("default_capabilities_are_the_docker_14", |rt| {
+        let o = run_sh(
+            rt,
+            "grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb)' /proc/self/status",
+            |_| {},
+        );
+        assert_eq!(o.code, 0, "{}: {o:?}", rt.name);
+        for (field, want) in [
+            ("CapPrm", DEFAULT_CAPS_HEX),
+            ("CapEff", DEFAULT_CAPS_HEX),
+            ("CapBnd", DEFAULT_CAPS_HEX),
+            ("CapInh", "0000000000000000"),
+            ("CapAmb", "0000000000000000"),
+        ] {
+            assert!(
+                o.stdout.contains(&format!("{field}:\t{want}\n")),
+                "{}: {field}: {}",
+                rt.name,
+                o.stdout
+            );
+        }
+        // A non-root user keeps the bounding set but has no effective capabilities.
+        let o = run_sh(rt, "grep -E '^Cap(Eff|Bnd)' /proc/self/status", |b| {
+            b.user(1000, 1000, &[]);
+        });
+        assert_eq!(
+            o.stdout,
+            format!("CapEff:\t0000000000000000\nCapBnd:\t{DEFAULT_CAPS_HEX}\n"),
+            "{}",
+            rt.name
+        );
+    });
+}
+
+#[test]
+fn masked_paths_read_empty_and_readonly_paths_refuse_writes() {
+    each_runtime(
+        "masked_paths_read_empty_and_readonly_paths_refuse_writes",
+        |rt| {
+            // Only the masked paths this kernel has (no /proc/kcore here, for one).
+            let exists = |p: &&&str| std::path::Path::new(**p).exists();
+            let files: Vec<&str> = [
+                "/proc/kcore",
+                "/proc/keys",
+                "/proc/timer_list",
+                "/proc/sched_debug",
+            ]
+            .iter()
+            .filter(exists)
+            .copied()
+            .collect();
+            let dirs: Vec<&str> = ["/proc/acpi", "/proc/scsi", "/sys/firmware"]
+                .iter()
+                .filter(exists)
+                .copied()
+                .collect();
+            let mut script = String::new();
+            for f in &files {
+                script += &format!("echo \"{f} $(cat {f} 2>/dev/null | wc -c)\"; ");
+            }
+            for d in &dirs {
+                script += &format!("echo \"{d} $(ls -A {d} 2>/dev/null | wc -l)\"; ");
+            }
+            script += "{ echo 1 > /proc/sys/vm/drop_caches; } 2>&1; echo \"write=$?\"";
+            let o = run_sh(rt, &script, |_| {});
+            assert_eq!(o.code, 0, "{}: {o:?}", rt.name);
+            for p in files.iter().chain(dirs.iter()) {
+                assert!(
+                    o.stdout.lines().any(|l| l == format!("{p} 0")),
+                    "{}: {p} is not masked: {}",
+                    rt.name,
+                    o.stdout
+                );
+            }
+            assert!(
+                o.stdout.contains("write=1"),
+                "{}: /proc/sys writable: {}",
+                rt.name,
+                o.stdout
+            );
+            assert!(
+                o.stdout.contains("Read-only file system"),
+                "{}: {}",
+                rt.name,
+                o.stdout
+            );
+        },
+    );
+}
+
+#[test]
+fn seccomp_errno_ret_and_default_action() {
+    each_runtime("seccomp_errno_ret_and_default_action", |rt| {
+        // errnoRet picks the errno (2 = ENOENT) ...
+        let o = run_sh(rt, "mkdir /tmp/x", |b| {
+            b.seccomp(json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 2 }]
+            }));
+        });
+        assert_ne!(o.code, 0, "{}: {o:?}", rt.name);
+        assert!(
+            o.stderr.contains("No such file or directory"),
+            "{}: {o:?}",
+            rt.name
+        );
+        // ... and a default of ERRNO with an allow-list denies everything else.
+        let o = run_sh(rt, "echo still-here; uname -n", |b| {
+            b.seccomp(json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "syscalls": [{ "names": ["uname"], "action": "SCMP_ACT_ERRNO" }]
+            }));
+        });
+        assert!(o.stdout.contains("still-here"), "{}: {o:?}", rt.name);
+        assert!(
+            !o.stdout.contains("berth-test"),
+            "{}: uname was allowed: {o:?}",
+            rt.name
+        );
+    });
+}
+
+#[test]
+fn env_cwd_and_hard_rlimit() {
+    compare_with_runc("env_cwd_and_hard_rlimit", |rt| {
+        let o = run_sh(
+            rt,
+            "echo \"$GREETING\"; pwd; ulimit -n; ulimit -Hn; grep NoNewPrivs /proc/self/status",
+            |b| {
+                b.set("/process/env", json!(["PATH=/bin", "GREETING=hello world"]))
+                    .set("/process/cwd", json!("/tmp"))
+                    .set(
+                        "/process/rlimits",
+                        json!([{ "type": "RLIMIT_NOFILE", "soft": 1234, "hard": 1300 }]),
+                    );
+            },
+        );
+        assert_eq!(o.code, 0, "{}: {o:?}", rt.name);
+        assert_eq!(
+            o.stdout, "hello world\n/tmp\n1234\n1300\nNoNewPrivs:\t0\n",
+            "{}: {o:?}",
+            rt.name
+        );
+        o.stdout
+    });
+}

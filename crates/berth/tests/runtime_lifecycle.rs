@@ -107,7 +107,8 @@ fn hooks_get_the_state_on_stdin() {
     each_runtime("hooks_get_the_state_on_stdin", |rt| {
         let sb = Sandbox::new(rt);
         let mut b = sb.bundle();
-        b.args(&["true"]);
+        // Long enough for poststart to see a live pid (runc omits it once stopped).
+        b.args(&["sleep", "0.3"]);
         let dir = b.dir.display().to_string();
         for kind in ["prestart", "createRuntime", "poststart", "poststop"] {
             let script = format!("cat > {dir}/{kind}.json");

@@ -1,4 +1,4 @@
-//! Fake-cgroupfs tests (v1 and v2: exactly what gets written) and real v1 tests (root only).
+//! Fake-cgroupfs tests: exactly what gets written for v1 and v2 (real-kernel tests: tests/).
 
 use super::*;
 use oci_spec::runtime::LinuxResources;
@@ -212,67 +212,4 @@ fn weight_conversions_match_runc() {
     assert_eq!(blkio_to_io_weight(1000), 10_000);
 }
 
-/// Real cgroup v1 on this host: limits hold, freeze stops a process, kill_all and destroy
-/// leave nothing. Skips (saying so) when not root or not on v1.
-#[test]
-fn real_v1_lifecycle() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("SKIP real_v1_lifecycle: needs root");
-        return;
-    }
-    let h = Hierarchy::detect().unwrap();
-    if h.is_v2() {
-        eprintln!("SKIP real_v1_lifecycle: this host has cgroup v2");
-        return;
-    }
-    let name = format!("/berth-cgtest-{}", std::process::id());
-    let cg = Cgroup::new(&h, &name);
-    struct Guard(Cgroup, Option<std::process::Child>);
-    impl Drop for Guard {
-        fn drop(&mut self) {
-            if let Some(c) = &mut self.1 {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-            let _ = self.0.thaw();
-            let _ = self.0.destroy();
-        }
-    }
-    let mut g = Guard(cg.clone(), None);
-    cg.create().unwrap();
-    cg.apply(&resources(
-        r#"{"pids":{"limit":5},"memory":{"limit":67108864}}"#,
-    ))
-    .unwrap();
-    let mem = h.v1_mount("memory").unwrap().join(&name[1..]);
-    assert_eq!(
-        content(&mem.join("memory.limit_in_bytes")).trim(),
-        "67108864"
-    );
-    let child = std::process::Command::new("sleep")
-        .arg("30")
-        .spawn()
-        .unwrap();
-    let pid = child.id() as i32;
-    g.1 = Some(child);
-    cg.add_pid(pid).unwrap();
-    assert_eq!(cg.pids().unwrap(), vec![pid]);
-    cg.freeze().unwrap();
-    assert!(cg.is_frozen().unwrap());
-    cg.thaw().unwrap();
-    assert!(!cg.is_frozen().unwrap());
-    let st = cg.stats().unwrap();
-    assert_eq!(st.pids.current, 1);
-    assert_eq!(st.pids.limit, 5);
-    cg.kill_all(libc::SIGKILL).unwrap();
-    let status = g.1.as_mut().unwrap().wait().unwrap();
-    assert_eq!(
-        std::os::unix::process::ExitStatusExt::signal(&status),
-        Some(libc::SIGKILL)
-    );
-    g.1 = None;
-    cg.destroy().unwrap();
-    assert!(!cg.exists());
-    assert!(!mem.exists());
-}
+mod edge_cases;
