@@ -1,76 +1,213 @@
 #!/usr/bin/env bash
-# bench/runtime: berth, runc, crun (and youki when installed) run the same busybox /bin/true
-# bundle N times each, in one run; prints medians, p90 and the ratio to crun.
-# Usage: bench/runtime/run.sh [N]   (root; BERTH_BIN to skip the release build;
-#        BENCH_YOUKI=1 to `cargo install youki` first if it is missing — slow on 2 cores)
-set -euo pipefail
+# bench/runtime: berth, runc, crun and youki each run the same busybox /bin/true bundle N times,
+# side by side in one run; prints a markdown table (median, p90, ratio to crun) and writes it
+# to bench/out/runtime-<date>.md. See bench/runtime/README.md.
+#
+# Usage (as root): bench/runtime/run.sh [N]        N runs per runtime, default 50
+#   BERTH_BIN=path   use this berth binary instead of `cargo build --release -p berth`
+#   BENCH_YOUKI=0    leave youki out (otherwise `cargo install youki --locked --features v1,v2`
+#                    when it is missing)
+#   BENCH_WARMUP=3   untimed runs per runtime before the timed ones
+set -uo pipefail
+export LC_ALL=C # $EPOCHREALTIME with a '.'
+unset RUST_BACKTRACE RUST_LIB_BACKTRACE # backtrace capture would slow the Rust runtimes' errors
+
 N=${1:-50}
-cd "$(dirname "$0")/../.."
-./scripts/deps.sh
+WARMUP=${BENCH_WARMUP:-3}
+case $N in '' | *[!0-9]* | 0) echo "usage: $0 [N>0]" >&2; exit 2 ;; esac
+[ "$(id -u)" = 0 ] || { echo "bench/runtime needs root" >&2; exit 1; }
+cd "$(dirname "$0")/../.." || exit 1
+REPO=$PWD
+
+# --- anchors -------------------------------------------------------------------------------
+need=()
+for pkg in runc crun busybox-static jq; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing ${need[*]} (apt-get)..." >&2
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null ||
+    { echo "apt-get install ${need[*]} failed" >&2; exit 1; }
+fi
+BUSYBOX=/bin/busybox
+[ -x "$BUSYBOX" ] || { echo "no $BUSYBOX (busybox-static)" >&2; exit 1; }
+
 if [ -z "${BERTH_BIN:-}" ]; then
-  cargo build --release -p berth >/dev/null 2>&1
-  BERTH_BIN=$PWD/target/release/berth
+  echo "building berth (cargo build --release -p berth)..." >&2
+  cargo build --release -p berth >&2 || { echo "berth build failed" >&2; exit 1; }
+  BERTH_BIN=$REPO/target/release/berth
 fi
-if [ "${BENCH_YOUKI:-0}" = 1 ] && ! command -v youki >/dev/null; then
-  echo "installing youki (cargo install youki)..." >&2
-  cargo install youki --locked >/dev/null 2>&1 || echo "youki install failed" >&2
+BERTH_BIN=$(realpath "$BERTH_BIN")
+
+youki_note=
+if [ "${BENCH_YOUKI:-1}" != 0 ] && ! command -v youki >/dev/null 2>&1; then
+  # the youki crate enables no cgroup backend by default: without v1 it fails on any v1 or
+  # hybrid host ("v1 cgroup feature is required, but was not enabled during compile time")
+  echo "youki is not on PATH: installing it (cargo install youki --locked --features v1,v2);" \
+    "this takes many" \
+    "minutes on a small machine (BENCH_YOUKI=0 skips it)..." >&2
+  if ! cargo install youki --locked --features v1,v2 >"${TMPDIR:-/tmp}/bench-youki-install.log" 2>&1; then
+    echo "youki install failed (log: ${TMPDIR:-/tmp}/bench-youki-install.log); continuing without it" >&2
+    youki_note="cargo install youki failed"
+  fi
 fi
-work=$(mktemp -d /tmp/berth-bench.XXXXXX)
-cleanup() {
-  for d in /sys/fs/cgroup/*/bench-* /sys/fs/cgroup/*/*/bench-*; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+export PATH=$PATH:${CARGO_HOME:-$HOME/.cargo}/bin
+
+# --- bundle --------------------------------------------------------------------------------
+WORK=$(mktemp -d /tmp/berth-bench-runtime.XXXXXX)
+B=$WORK/bundle
+RUNTIMES=(berth runc crun youki)
+
+rm_bench_cgroups() { # every /sys/fs/cgroup/<hierarchy>/bench-* tree, depth-first
+  local d
+  find /sys/fs/cgroup -maxdepth 2 -name 'bench-*' -type d 2>/dev/null | while read -r d; do
+    find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
   done
-  rm -rf "$work"
+}
+cleanup() {
+  local rt id
+  for rt in "${RUNTIMES[@]}"; do # containers a failed or interrupted run left behind
+    [ -d "$WORK/state-$rt" ] || continue
+    for id in $(ls "$WORK/state-$rt" 2>/dev/null); do
+      case $rt in
+        berth) "$BERTH_BIN" runtime --root "$WORK/state-$rt" delete --force "$id" ;;
+        crun) unshare -m sh -c 'umount /sys/fs/cgroup/unified 2>/dev/null; exec crun "$@"' sh \
+          --root "$WORK/state-$rt" delete --force "$id" ;;
+        *) "$rt" --root "$WORK/state-$rt" delete --force "$id" ;;
+      esac >/dev/null 2>&1
+    done
+  done
+  rm_bench_cgroups
+  rm -rf "$WORK"
 }
 trap cleanup EXIT
-mkdir -p "$work/bundle/rootfs/bin"
-cp /bin/busybox "$work/bundle/rootfs/bin/busybox"
-ln -s busybox "$work/bundle/rootfs/bin/true"
-(cd "$work/bundle" && runc spec)
-base=$(jq '.process.terminal = false | .process.args = ["/bin/true"]' "$work/bundle/config.json")
+trap 'exit 130' INT TERM
 
-# time_runs NAME CMD...: hyperfine, no shell in between; foreground `run` deletes the
-# container on exit, so one id serves every run. Per-run ms into $work/NAME.ms.
-time_runs() {
-  local name=$1; shift
-  echo "$base" | jq --arg p "/bench-$name" '.linux.cgroupsPath = $p' > "$work/bundle-$name.json"
-  cp "$work/bundle-$name.json" "$work/bundle/config.json"
-  if ! "$@" --root "$work/state-$name" run --bundle "$work/bundle" probe >/dev/null 2>"$work/$name.err"; then
-    echo "$name failed: $(cat "$work/$name.err")" >&2; echo failed > "$work/$name.ms"; return
+mkdir -p "$B/rootfs/bin"
+cp "$BUSYBOX" "$B/rootfs/bin/busybox"
+ln -s busybox "$B/rootfs/bin/true"
+(cd "$B" && runc spec) || { echo "runc spec failed" >&2; exit 1; }
+jq '.process.terminal = false | .process.args = ["/bin/true"]
+    | .linux.namespaces = [{"type":"pid"},{"type":"network"},{"type":"ipc"},{"type":"uts"},{"type":"mount"}]' \
+  "$B/config.json" >"$WORK/config.base.json" || exit 1
+
+# --- timing --------------------------------------------------------------------------------
+# timeloop NAME CMD...: one probe run (must exit 0), WARMUP untimed runs, then N timed runs of
+# `CMD --root STATE run --bundle B bench-NAME-I`, each with a fresh id, foreground. Times come
+# from bash's $EPOCHREALTIME (a builtin: no process between the two readings but the runtime's
+# own fork+exec, as with hyperfine -N). Per-run µs go to $WORK/NAME.us, one a line; the error
+# of a failed probe to $WORK/NAME.err; the number of failed timed runs to $WORK/NAME.fails.
+timeloop() {
+  local name=$1 i t0 t1 fails=0 id st=$WORK/state-$1
+  shift
+  : >"$WORK/$name.us"
+  # The probe is bounded: a runtime that hangs here is reported as failed, not waited on.
+  if ! timeout 20 "$@" --root "$st" run --bundle "$B" "bench-$name-probe" </dev/null >"$WORK/$name.out" 2>"$WORK/$name.err"; then
+    "$@" --root "$st" delete --force "bench-$name-probe" >/dev/null 2>&1
+    cat "$WORK/$name.out" >>"$WORK/$name.err"
+    return 1
   fi
-  hyperfine -N --warmup 3 --runs "$N" --export-json "$work/$name.json" \
-    "$* --root $work/state-$name run --bundle $work/bundle bench" >/dev/null 2>&1
-  jq '.results[0].times[] * 1000' "$work/$name.json" > "$work/$name.ms"
-}
-export -f time_runs
-export base work N
-
-time_runs berth "$BERTH_BIN" runtime
-time_runs runc runc
-# crun on this hybrid host: inside a private mount namespace with the v2 mount hidden.
-unshare -m bash -c 'umount /sys/fs/cgroup/unified 2>/dev/null; time_runs crun crun'
-command -v youki >/dev/null && time_runs youki youki
-
-stat() { # file -> "median p90"
-  sort -n "$1" | awk '{a[NR]=$1} END {m=a[int((NR+1)/2)]; p=a[int(NR*0.9)]; printf "%.2f %.2f", m, p}'
-}
-crun_med=$(stat "$work/crun.ms" | cut -d' ' -f1)
-{
-  echo "## bench/runtime — $(date -u +%F), $(nproc) cores, kernel $(uname -r), N=$N"
-  echo
-  echo "| runtime | version | median ms | p90 ms | ratio to crun |"
-  echo "|---|---|---|---|---|"
-  for rt in berth runc crun youki; do
-    f="$work/$rt.ms"
-    case $rt in
-      berth) ver=$("$BERTH_BIN" --version | awk '{print $2}') ;;
-      *) ver=$(command -v $rt >/dev/null && $rt --version 2>/dev/null | head -1 | awk '{print $NF}' || true) ;;
-    esac
-    if [ ! -s "$f" ] || grep -q failed "$f"; then
-      echo "| $rt | ${ver:-} | ${ver:+failed}${ver:-not installed} | | |"; continue
-    fi
-    read -r med p90 <<<"$(stat "$f")"
-    echo "| $rt | $ver | $med | $p90 | $(echo "scale=2; $med / $crun_med" | bc) |"
+  for ((i = 1; i <= WARMUP; i++)); do
+    "$@" --root "$st" run --bundle "$B" "bench-$name-w$i" </dev/null >/dev/null 2>&1 ||
+      "$@" --root "$st" delete --force "bench-$name-w$i" >/dev/null 2>&1
   done
-} | tee "$work/table.md"
-mkdir -p bench/out && cp "$work/table.md" "bench/out/runtime-$(date -u +%F).md"
+  for ((i = 1; i <= N; i++)); do
+    id=bench-$name-$i
+    t0=$EPOCHREALTIME
+    if "$@" --root "$st" run --bundle "$B" "$id" </dev/null >/dev/null 2>>"$WORK/$name.runerr"; then
+      t1=$EPOCHREALTIME
+      echo $((${t1/./} - ${t0/./})) >>"$WORK/$name.us"
+    else
+      fails=$((fails + 1))
+      "$@" --root "$st" delete --force "$id" >/dev/null 2>&1
+    fi
+  done
+  echo "$fails" >"$WORK/$name.fails"
+}
+export -f timeloop
+export WORK B N WARMUP
+
+bench_one() { # NAME: sets up its config and runs its loop
+  local rt=$1
+  jq --arg p "/bench-$rt/x" '.linux.cgroupsPath = $p' "$WORK/config.base.json" >"$B/config.json"
+  echo "timing $rt ($N runs)..." >&2
+  case $rt in
+    berth) timeloop berth "$BERTH_BIN" runtime ;;
+    # crun refuses this hybrid host ("cgroups in hybrid mode not supported, drop all controllers
+    # from cgroupv2"): the whole loop runs in one private mount namespace with the v2 mount
+    # hidden, so only crun itself is timed, not unshare or a shell.
+    crun) unshare -m bash -c 'umount /sys/fs/cgroup/unified 2>/dev/null; timeloop crun crun' ;;
+    *) timeloop "$rt" "$rt" ;;
+  esac
+  local rc=$?
+  if [ $rc != 0 ]; then
+    echo "$rt failed: $(head -c 2000 "$WORK/$rt.err")" >&2
+    echo failed >"$WORK/$rt.status"
+  fi
+}
+
+for rt in "${RUNTIMES[@]}"; do
+  if [ "$rt" = youki ] && [ "${BENCH_YOUKI:-1}" = 0 ]; then
+    echo "BENCH_YOUKI=0" >"$WORK/youki.status"
+    continue
+  elif [ "$rt" = youki ] && ! command -v youki >/dev/null 2>&1; then
+    echo "${youki_note:-not on PATH}" >"$WORK/youki.status"
+    continue
+  fi
+  bench_one "$rt"
+  rm_bench_cgroups
+done
+
+# --- report --------------------------------------------------------------------------------
+stats() { # file of µs -> "median p90" in ms (p90: nearest rank)
+  sort -n "$1" | awk '{a[NR] = $1 / 1000}
+    END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+          r = int(NR * 0.9); if (r < NR * 0.9) r++; if (r < 1) r = 1
+          printf "%.2f %.2f", m, a[r] }'
+}
+version() {
+  case $1 in
+    berth) "$BERTH_BIN" --version 2>/dev/null | head -1 | awk '{print $NF}' ;;
+    *) command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | head -1 | awk '{print $NF}' ;;
+  esac
+}
+ok() { [ ! -e "$WORK/$1.status" ] && [ -s "$WORK/$1.us" ]; }
+
+crun_med=
+ok crun && crun_med=$(stats "$WORK/crun.us" | cut -d' ' -f1)
+date_s=$(date -u +%F)
+{
+  echo "## bench/runtime — $(date -u '+%F %H:%M UTC')"
+  echo
+  echo "Machine: $(nproc) cores, kernel $(uname -r)$(. /etc/os-release 2>/dev/null && echo ", $PRETTY_NAME")." \
+    "Each runtime runs the same busybox \`/bin/true\` bundle (pid, net, ipc, uts, mount namespaces;" \
+    "\`runc spec\` mounts) in the foreground with a fresh id per run; $WARMUP warmup runs, then $N timed."
+  echo
+  echo "| runtime | version | median ms | p90 ms | ratio to crun | runs |"
+  echo "|---|---|---|---|---|---|"
+  for rt in "${RUNTIMES[@]}"; do
+    ver=$(version "$rt")
+    if ! ok "$rt"; then
+      st=$(cat "$WORK/$rt.status" 2>/dev/null || echo failed)
+      [ "$st" = failed ] || st="not available ($st)"
+      echo "| $rt | ${ver:--} | $st | | | 0 |"
+      continue
+    fi
+    read -r med p90 <<<"$(stats "$WORK/$rt.us")"
+    runs=$(wc -l <"$WORK/$rt.us")
+    fails=$(cat "$WORK/$rt.fails" 2>/dev/null || echo 0)
+    [ "$fails" != 0 ] && runs="$runs ($fails failed)"
+    ratio=n/a
+    [ -n "$crun_med" ] && ratio=$(awk -v a="$med" -v b="$crun_med" 'BEGIN {printf "%.2f", a / b}')
+    echo "| $rt | ${ver:--} | $med | $p90 | $ratio | $runs |"
+  done
+  echo
+  echo "ratio to crun = runtime median / crun median (berth's target: ≤ 0.33)." \
+    "crun ran inside \`unshare -m\` with /sys/fs/cgroup/unified unmounted (hybrid cgroup host)."
+} | tee "$WORK/table.md"
+for rt in "${RUNTIMES[@]}"; do
+  [ -s "$WORK/$rt.runerr" ] && echo "$rt stderr from failed runs: $(sort -u "$WORK/$rt.runerr" | head -c 1000)" >&2
+done
+mkdir -p "$REPO/bench/out" && cp "$WORK/table.md" "$REPO/bench/out/runtime-$date_s.md"
+echo "written: bench/out/runtime-$date_s.md" >&2
