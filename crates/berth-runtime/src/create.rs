@@ -183,10 +183,10 @@ fn create_in(
         parent_hooks,
         self_attach: (!hierarchy.is_v2() && !new_flags.contains(CloneFlags::CLONE_NEWUSER))
             .then(|| Cgroup::new(&hierarchy, &cg_path)),
-        cgroupns_after_attach: new_flags.contains(CloneFlags::CLONE_NEWCGROUP),
     };
     let (parent_chan, child_chan) = channel::pair()?;
     use std::os::fd::AsRawFd;
+    // The cgroup namespace is left to the init, after it joins its cgroup (init.rs).
     let clone_flags = new_flags - CloneFlags::CLONE_NEWCGROUP;
     let pid = match clone_fork(
         clone_flags.bits() as u64,
@@ -209,17 +209,7 @@ fn create_in(
         cgroup.add_pid(pid)?;
     }
     parent_chan.send(&Msg::Go)?;
-    let public = |status| PublicState {
-        oci_version: spec.version().clone(),
-        id: opts.id.to_string(),
-        pid,
-        status,
-        bundle: b.dir.clone(),
-        rootfs: b.rootfs.clone(),
-        created: String::new(),
-        owner: String::new(),
-        annotations: spec.annotations().clone().unwrap_or_default(),
-    };
+    let public = |status| PublicState::new(spec, opts.id, pid, status, &b.dir, &b.rootfs);
     loop {
         match parent_chan.recv()? {
             Some(Msg::RunHooks) => {

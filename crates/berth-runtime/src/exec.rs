@@ -42,17 +42,8 @@ pub fn exec(c: &Container, opts: ExecOpts) -> Result<i32> {
         .into_iter()
         .flatten()
     {
-        let name = match ns.typ() {
-            LinuxNamespaceType::Mount => "mnt",
-            LinuxNamespaceType::Network => "net",
-            LinuxNamespaceType::Cgroup => "cgroup",
-            LinuxNamespaceType::Uts => "uts",
-            LinuxNamespaceType::Ipc => "ipc",
-            LinuxNamespaceType::User => "user",
-            LinuxNamespaceType::Pid => "pid",
-            LinuxNamespaceType::Time => "time",
-        };
-        let path = format!("/proc/{pid}/ns/{name}");
+        // oci-spec displays each type as its /proc/PID/ns name (mnt, net, pid, ...).
+        let path = format!("/proc/{pid}/ns/{}", ns.typ());
         let fd = nix::fcntl::open(
             path.as_str(),
             OFlag::O_RDONLY | OFlag::O_CLOEXEC,

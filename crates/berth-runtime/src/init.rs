@@ -37,8 +37,6 @@ pub struct InitPlan {
     /// (writing "0" to `tasks` skips the kernel's threadgroup lock and its RCU wait, which
     /// costs 5-15 ms when the parent writes the pid to cgroup.procs).
     pub self_attach: Option<berth_cgroups::Cgroup>,
-    /// Create the cgroup namespace after joining the cgroup (not in clone3).
-    pub cgroupns_after_attach: bool,
 }
 
 /// Run the init; never returns.
@@ -66,7 +64,7 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
     }
     // The cgroup namespace is made here, not by clone3, so that its root is the container's
     // cgroup (which we are in only now on v1).
-    if plan.cgroupns_after_attach {
+    if plan.new_flags.contains(CloneFlags::CLONE_NEWCGROUP) {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare the cgroup namespace")?;
     }
     let host_pid: i32 = std::fs::read_link("/proc/self")
@@ -106,16 +104,15 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .ctx(|| format!("setting oom_score_adj to {adj}"))?;
     }
-    let state = |status| PublicState {
-        oci_version: plan.spec.version().clone(),
-        id: plan.id.clone(),
-        pid: host_pid,
-        status,
-        bundle: plan.bundle.clone(),
-        rootfs: plan.rootfs.clone(),
-        created: String::new(),
-        owner: String::new(),
-        annotations: plan.spec.annotations().clone().unwrap_or_default(),
+    let state = |status| {
+        PublicState::new(
+            &plan.spec,
+            &plan.id,
+            host_pid,
+            status,
+            &plan.bundle,
+            &plan.rootfs,
+        )
     };
     if plan.new_flags.contains(CloneFlags::CLONE_NEWNS) {
         let new_cgroupns = plan.new_flags.contains(CloneFlags::CLONE_NEWCGROUP);

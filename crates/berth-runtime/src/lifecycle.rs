@@ -45,21 +45,21 @@ impl Container {
 
     pub fn public(&self) -> PublicState {
         let status = self.status();
-        PublicState {
-            oci_version: self.rec.spec.version().clone(),
-            id: self.rec.id.clone(),
-            pid: if status == Status::Stopped {
-                0
-            } else {
-                self.rec.pid
-            },
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.rec.pid
+        };
+        let mut st = PublicState::new(
+            &self.rec.spec,
+            &self.rec.id,
+            pid,
             status,
-            bundle: self.rec.bundle.clone(),
-            rootfs: self.rec.rootfs.clone(),
-            created: self.rec.created.clone(),
-            owner: String::new(),
-            annotations: self.rec.spec.annotations().clone().unwrap_or_default(),
-        }
+            &self.rec.bundle,
+            &self.rec.rootfs,
+        );
+        st.created = self.rec.created.clone();
+        st
     }
 
     fn wrong_state(&self, status: Status, what: &str) -> Error {

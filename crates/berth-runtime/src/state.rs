@@ -51,6 +51,30 @@ pub struct PublicState {
     pub annotations: HashMap<String, String>,
 }
 
+impl PublicState {
+    /// The state of container `id` from its spec, as hooks and `state` show it.
+    pub fn new(
+        spec: &Spec,
+        id: &str,
+        pid: i32,
+        status: Status,
+        bundle: &Path,
+        rootfs: &Path,
+    ) -> PublicState {
+        PublicState {
+            oci_version: spec.version().clone(),
+            id: id.to_string(),
+            pid,
+            status,
+            bundle: bundle.to_path_buf(),
+            rootfs: rootfs.to_path_buf(),
+            created: String::new(),
+            owner: String::new(),
+            annotations: spec.annotations().clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// The record written to `<root>/<id>/state.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Record {

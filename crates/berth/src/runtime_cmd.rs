@@ -30,19 +30,7 @@ pub struct RuntimeArgs {
 #[derive(Subcommand)]
 enum Cmd {
     /// Create a container, leaving its process waiting for `start`
-    Create {
-        #[arg(long, short, default_value = ".")]
-        bundle: PathBuf,
-        #[arg(long)]
-        pid_file: Option<PathBuf>,
-        #[arg(long)]
-        console_socket: Option<PathBuf>,
-        #[arg(long)]
-        no_pivot: bool,
-        #[arg(long)]
-        no_new_keyring: bool,
-        id: String,
-    },
+    Create(CreateArgs),
     /// Start the process of a created container
     Start { id: String },
     /// Print a container's state as JSON
@@ -63,19 +51,10 @@ enum Cmd {
     },
     /// Create and start a container; wait for it unless --detach
     Run {
-        #[arg(long, short, default_value = ".")]
-        bundle: PathBuf,
         #[arg(long, short)]
         detach: bool,
-        #[arg(long)]
-        pid_file: Option<PathBuf>,
-        #[arg(long)]
-        console_socket: Option<PathBuf>,
-        #[arg(long)]
-        no_pivot: bool,
-        #[arg(long)]
-        no_new_keyring: bool,
-        id: String,
+        #[command(flatten)]
+        create: CreateArgs,
     },
     /// Run a new process in a running container
     Exec {
@@ -133,6 +112,41 @@ enum Cmd {
         #[arg(long)]
         rootless: bool,
     },
+}
+
+/// The flags `create` and `run` share (runc's).
+#[derive(Args)]
+struct CreateArgs {
+    #[arg(long, short, default_value = ".")]
+    bundle: PathBuf,
+    #[arg(long)]
+    pid_file: Option<PathBuf>,
+    #[arg(long)]
+    console_socket: Option<PathBuf>,
+    /// Accepted for runc compatibility (berth always uses pivot_root)
+    #[arg(long)]
+    no_pivot: bool,
+    /// Accepted for runc compatibility
+    #[arg(long)]
+    no_new_keyring: bool,
+    id: String,
+}
+
+impl CreateArgs {
+    fn run<T>(
+        &self,
+        root: &Path,
+        f: impl FnOnce(&CreateOpts) -> berth_runtime::Result<T>,
+    ) -> Result<T> {
+        let bundle = lifecycle::bundle_path(&self.bundle);
+        Ok(f(&CreateOpts {
+            root,
+            id: &self.id,
+            bundle: &bundle,
+            pid_file: self.pid_file.as_deref(),
+            console_socket: self.console_socket.as_deref(),
+        })?)
+    }
 }
 
 #[derive(Args)]
@@ -201,20 +215,8 @@ fn log_error(args: &RuntimeArgs, msg: &str) {
 fn dispatch(a: &RuntimeArgs) -> Result<i32> {
     let root = a.root.as_path();
     match &a.cmd {
-        Cmd::Create {
-            bundle,
-            pid_file,
-            console_socket,
-            id,
-            ..
-        } => {
-            berth_runtime::create(&CreateOpts {
-                root,
-                id,
-                bundle: &lifecycle::bundle_path(bundle),
-                pid_file: pid_file.as_deref(),
-                console_socket: console_socket.as_deref(),
-            })?;
+        Cmd::Create(c) => {
+            c.run(root, berth_runtime::create)?;
         }
         Cmd::Start { id } => Container::load(root, id)?.start()?,
         Cmd::State { id } => {
@@ -229,24 +231,8 @@ fn dispatch(a: &RuntimeArgs) -> Result<i32> {
             Err(berth_runtime::Error::NotFound(_)) if *force => {}
             c => c?.delete(*force)?,
         },
-        Cmd::Run {
-            bundle,
-            detach,
-            pid_file,
-            console_socket,
-            id,
-            ..
-        } => {
-            return Ok(berth_runtime::run(
-                &CreateOpts {
-                    root,
-                    id,
-                    bundle: &lifecycle::bundle_path(bundle),
-                    pid_file: pid_file.as_deref(),
-                    console_socket: console_socket.as_deref(),
-                },
-                *detach,
-            )?);
+        Cmd::Run { detach, create } => {
+            return create.run(root, |o| berth_runtime::run(o, *detach));
         }
         Cmd::Exec {
             process,
