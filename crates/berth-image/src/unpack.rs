@@ -1,0 +1,280 @@
+//! Layer unpacking: detect the compression, stream the tar into a fresh directory
+//! (never through a symlink, never outside it), turn whiteouts into overlayfs form,
+//! and compute the diff_id on the way.
+
+use std::ffi::OsStr;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use nix::sys::stat::SFlag;
+use tar::EntryType;
+
+use crate::digest::{Digest, Verifier};
+use crate::error::{io_err, Error, Result};
+use crate::fsops::{self, Meta};
+
+const WHITEOUT_PREFIX: &str = ".wh.";
+const OPAQUE_MARKER: &str = ".wh..wh..opq";
+
+/// A layer's compression, as declared or detected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// Detects by magic bytes: gzip `1f 8b`, zstd `28 b5 2f fd`, anything else plain.
+    pub fn detect(head: &[u8]) -> Self {
+        if head.starts_with(&[0x1f, 0x8b]) {
+            Self::Gzip
+        } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+            Self::Zstd
+        } else {
+            Self::None
+        }
+    }
+}
+
+/// What unpacking a layer produced.
+#[derive(Clone, Debug)]
+pub struct Unpacked {
+    /// sha256 of the uncompressed tar stream.
+    pub diff_id: Digest,
+    /// Length of the uncompressed tar stream.
+    pub size: u64,
+    /// The compression found.
+    pub compression: Compression,
+    /// Entries skipped or attributes not applied (device nodes, failed xattrs...).
+    pub warnings: Vec<String>,
+}
+
+/// Unpacks the layer read from `reader` into `dest`, which must not exist. The work
+/// happens in `<dest>.tmp-<random>` beside it, renamed to `dest` only on success;
+/// on any error (unsafe entry, corrupt or truncated stream, diff_id other than
+/// `expected_diff_id`) that directory is removed and `dest` is not created.
+pub fn unpack_layer<R: Read>(
+    reader: R,
+    dest: &Path,
+    expected_diff_id: Option<&Digest>,
+) -> Result<Unpacked> {
+    if fs::symlink_metadata(dest).is_ok() {
+        return Err(io_err(format!("unpacking into {}", dest.display()))(
+            io::ErrorKind::AlreadyExists.into(),
+        ));
+    }
+    let (parent, name) = match (dest.parent(), dest.file_name()) {
+        (Some(p), Some(n)) => (
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            },
+            n,
+        ),
+        _ => return Err(Error::Layer(format!("bad destination {}", dest.display()))),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!("{}.tmp-", name.to_string_lossy()))
+        .tempdir_in(parent)
+        .map_err(io_err(format!(
+            "creating a directory in {}",
+            parent.display()
+        )))?;
+    let out = unpack_into(reader, tmp.path())?;
+    if let Some(want) = expected_diff_id {
+        if *want != out.diff_id {
+            return Err(Error::DigestMismatch {
+                expected: want.to_string(),
+                actual: out.diff_id.to_string(),
+            });
+        }
+    }
+    let tmp_path = tmp.keep();
+    if let Err(e) = fs::rename(&tmp_path, dest) {
+        let _ = fs::remove_dir_all(&tmp_path);
+        return Err(io_err(format!("renaming to {}", dest.display()))(e));
+    }
+    Ok(out)
+}
+
+/// Unpacks into an existing empty directory `root` (no temporary directory).
+pub fn unpack_into<R: Read>(mut reader: R, root: &Path) -> Result<Unpacked> {
+    // The root's own `./` entry, if any, overrides this at the end.
+    fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .map_err(io_err(format!("chmod {}", root.display())))?;
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    while n < head.len() {
+        match reader.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err("reading layer")(e)),
+        }
+    }
+    let compression = Compression::detect(&head[..n]);
+    let input = io::Cursor::new(head[..n].to_vec()).chain(reader);
+    let decoded: Box<dyn Read> = match compression {
+        Compression::None => Box::new(input),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::new(input).map_err(io_err("starting zstd"))?)
+        }
+    };
+    let mut hashing = Verifier::new(decoded);
+    let mut unpacker = Unpacker {
+        root: root.to_path_buf(),
+        dirs: Vec::new(),
+        warnings: Vec::new(),
+    };
+    {
+        let mut archive = tar::Archive::new(&mut hashing);
+        for entry in archive.entries().map_err(layer_err)? {
+            unpacker.entry(entry.map_err(layer_err)?)?;
+        }
+    }
+    // The diff_id covers the whole stream, padding after the end-of-archive included;
+    // reading to the end also makes the decoder check its trailer (truncation).
+    io::copy(&mut hashing, &mut io::sink()).map_err(layer_err)?;
+    let (diff_id, size, _) = hashing.finish()?;
+    unpacker.finish_dirs()?;
+    Ok(Unpacked {
+        diff_id,
+        size,
+        compression,
+        warnings: unpacker.warnings,
+    })
+}
+
+pub(crate) fn layer_err(e: io::Error) -> Error {
+    Error::Layer(format!("reading tar stream: {e}"))
+}
+
+struct Unpacker {
+    root: PathBuf,
+    /// Directories whose metadata is applied at the end (children change mtimes).
+    dirs: Vec<(PathBuf, Meta)>,
+    warnings: Vec<String>,
+}
+
+impl Unpacker {
+    fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<()> {
+        let raw = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let mut comps = fsops::clean_name(&raw, &shown)?;
+        let meta = fsops::read_meta(&mut entry)?;
+        let kind = entry.header().entry_type();
+        let Some(name) = comps.pop() else {
+            if kind.is_dir() {
+                self.dirs.push((self.root.clone(), meta));
+            }
+            return Ok(());
+        };
+        let name_bytes = name.as_bytes();
+        if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+            let dir = fsops::resolve_dir(&self.root, &comps, true, &shown)?;
+            if name_bytes == OPAQUE_MARKER.as_bytes() {
+                return fsops::make_opaque(&dir);
+            }
+            if hidden.starts_with(WHITEOUT_PREFIX.as_bytes()) {
+                self.warnings
+                    .push(format!("{shown}: skipped whiteout metadata entry"));
+                return Ok(());
+            }
+            if hidden.is_empty() || hidden == b"." || hidden == b".." {
+                return Err(fsops::unsafe_entry(&shown, "bad whiteout name"));
+            }
+            let path = dir.join(OsStr::from_bytes(hidden));
+            fsops::clear_path(&path, false)?;
+            fsops::make_whiteout(&path)?;
+            return fsops::apply_meta(&path, &Meta { mode: 0, ..meta }, false, &mut self.warnings);
+        }
+        let dir = fsops::resolve_dir(&self.root, &comps, true, &shown)?;
+        let path = dir.join(&name);
+        let kept_dir = fsops::clear_path(&path, kind.is_dir())?;
+        match kind {
+            EntryType::Directory => {
+                if !kept_dir {
+                    fs::create_dir(&path).map_err(io_err(format!("mkdir {}", path.display())))?;
+                }
+                self.dirs.push((path, meta));
+                return Ok(());
+            }
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&path)
+                    .map_err(io_err(format!("creating {}", path.display())))?;
+                io::copy(&mut entry, &mut file).map_err(layer_err)?;
+            }
+            EntryType::Symlink => {
+                let target = link_target(&entry, &shown)?;
+                std::os::unix::fs::symlink(OsStr::from_bytes(&target), &path)
+                    .map_err(io_err(format!("symlink {}", path.display())))?;
+                return fsops::apply_meta(&path, &meta, true, &mut self.warnings);
+            }
+            EntryType::Link => {
+                let target = link_target(&entry, &shown)?;
+                let mut tcomps = fsops::clean_name(&target, &shown)?;
+                let tname = tcomps
+                    .pop()
+                    .ok_or_else(|| fsops::unsafe_entry(&shown, "hardlink to the root"))?;
+                let tdir = fsops::resolve_dir(&self.root, &tcomps, false, &shown)?;
+                let tpath = tdir.join(tname);
+                match fs::symlink_metadata(&tpath) {
+                    Ok(m) if !m.is_dir() => {}
+                    _ => {
+                        return Err(fsops::unsafe_entry(
+                            &shown,
+                            "hardlink target is missing or a directory",
+                        ))
+                    }
+                }
+                // hard_link uses linkat without AT_SYMLINK_FOLLOW: a symlink is linked, not followed.
+                return fs::hard_link(&tpath, &path)
+                    .map_err(io_err(format!("link {}", path.display())));
+            }
+            EntryType::Fifo => fsops::make_node(&path, SFlag::S_IFIFO, 0, 0)?,
+            EntryType::Char | EntryType::Block => {
+                let major = entry.header().device_major().ok().flatten().unwrap_or(1);
+                let minor = entry.header().device_minor().ok().flatten().unwrap_or(1);
+                if kind == EntryType::Char && major == 0 && minor == 0 {
+                    fsops::make_whiteout(&path)?;
+                } else {
+                    self.warnings
+                        .push(format!("{shown}: skipped device node {major}:{minor}"));
+                    return Ok(());
+                }
+            }
+            other => {
+                self.warnings
+                    .push(format!("{shown}: skipped entry type {other:?}"));
+                return Ok(());
+            }
+        }
+        fsops::apply_meta(&path, &meta, false, &mut self.warnings)
+    }
+
+    fn finish_dirs(&mut self) -> Result<()> {
+        let dirs = std::mem::take(&mut self.dirs);
+        for (path, meta) in dirs.iter().rev() {
+            fsops::apply_meta(path, meta, false, &mut self.warnings)?;
+        }
+        Ok(())
+    }
+}
+
+fn link_target<R: Read>(entry: &tar::Entry<'_, R>, shown: &str) -> Result<Vec<u8>> {
+    match entry.link_name_bytes() {
+        Some(t) if !t.is_empty() => Ok(t.into_owned()),
+        _ => Err(fsops::unsafe_entry(shown, "link without a target")),
+    }
+}

@@ -1,0 +1,19 @@
+//! berth-net: container networking without a daemon. A netns and a network config in, an
+//! attachment out (like netavark): bridges and veths over rtnetlink, firewall and NAT in
+//! berth's own nftables table over nfnetlink, and the IPAM the engine persists.
+
+pub mod config;
+pub mod error;
+pub mod ipam;
+pub mod link;
+pub mod netlink;
+pub mod netns;
+pub mod nft;
+mod setup;
+
+pub use config::{Attachment, Endpoint, Ipv4Net, Network, PortMapping, Protocol, Request};
+pub use error::{Error, Result};
+pub use setup::{
+    apply_firewall, ensure_bridge, host_veth_name, mac_for, remove_network, setup, teardown,
+    DEFAULT_TABLE,
+};

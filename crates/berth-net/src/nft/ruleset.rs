@@ -1,0 +1,545 @@
+//! berth's firewall as data: one `inet` table whose rules never change; networks and
+//! containers only add and remove set and map elements (O(1) per container).
+//!
+//! ```text
+//! forward:     user chain first; replies accepted; same-network traffic accepted;
+//!              internal networks sealed; traffic between networks dropped; traffic out of
+//!              a network accepted; traffic into one only when DNATed (published ports)
+//! prerouting,
+//! output:      to a local address -> publish: DNAT through the port maps
+//! postrouting: masquerade what leaves a non-internal network, hairpin and localhost DNAT
+//! ```
+
+use std::net::Ipv4Addr;
+
+use super::expr::{ifname, reg32, Base, CmpOp, CtKey, Expr, MetaKey, Verdict};
+use super::{BaseChain, Batch, ChainDef, DataType, Element, Family, Hook, RuleDef, SetDef};
+
+/// The set of every berth bridge.
+pub const SET_BRIDGES: &str = "bridges";
+/// Every berth subnet.
+pub const SET_NETS: &str = "nets";
+/// Subnets whose traffic leaving the host is masqueraded (not internal).
+pub const SET_MASQ_NETS: &str = "masq_nets";
+/// Bridges of internal networks.
+pub const SET_INTERNAL: &str = "internal";
+/// `bridge . bridge` pairs: traffic that stays inside one network.
+pub const SET_INTRA: &str = "intra";
+/// Published ports on every host address: `proto . port : ip . port`.
+pub const MAP_PUB_ANY: &str = "pub_any4";
+/// Published ports on one host address: `addr . proto . port : ip . port`.
+pub const MAP_PUB_ADDR: &str = "pub_addr4";
+/// The chain users own; berth creates it and never touches its rules.
+pub const CHAIN_USER: &str = "user";
+
+const CT_ESTABLISHED_RELATED: u32 = 2 | 4;
+const CT_STATUS_DNAT: u32 = 1 << 5;
+const RTN_LOCAL: u32 = 2;
+const NFPROTO_IPV4: u8 = 2;
+
+/// The table's sets and maps.
+pub fn sets() -> Vec<SetDef> {
+    use DataType::*;
+    vec![
+        SetDef {
+            name: SET_BRIDGES,
+            key: vec![IfName],
+            data: None,
+            interval: false,
+        },
+        SetDef {
+            name: SET_INTERNAL,
+            key: vec![IfName],
+            data: None,
+            interval: false,
+        },
+        SetDef {
+            name: SET_INTRA,
+            key: vec![IfName, IfName],
+            data: None,
+            interval: false,
+        },
+        SetDef {
+            name: SET_NETS,
+            key: vec![Ipv4Addr],
+            data: None,
+            interval: true,
+        },
+        SetDef {
+            name: SET_MASQ_NETS,
+            key: vec![Ipv4Addr],
+            data: None,
+            interval: true,
+        },
+        SetDef {
+            name: MAP_PUB_ANY,
+            key: vec![InetProto, InetService],
+            data: Some(vec![Ipv4Addr, InetService]),
+            interval: false,
+        },
+        SetDef {
+            name: MAP_PUB_ADDR,
+            key: vec![Ipv4Addr, InetProto, InetService],
+            data: Some(vec![Ipv4Addr, InetService]),
+            interval: false,
+        },
+    ]
+}
+
+fn base(name: &'static str, kind: &'static str, hook: Hook, priority: i32) -> ChainDef {
+    ChainDef {
+        name,
+        base: Some(BaseChain {
+            kind,
+            hook,
+            priority,
+        }),
+        owned: true,
+    }
+}
+
+/// The table's chains, in the order they are created.
+pub fn chains() -> Vec<ChainDef> {
+    vec![
+        ChainDef {
+            name: CHAIN_USER,
+            base: None,
+            owned: false,
+        },
+        ChainDef {
+            name: "publish",
+            base: None,
+            owned: true,
+        },
+        base("forward", "filter", Hook::Forward, 0),
+        base("prerouting", "nat", Hook::Prerouting, -100),
+        base("output", "nat", Hook::Output, -100),
+        base("postrouting", "nat", Hook::Postrouting, 100),
+    ]
+}
+
+fn meta(key: MetaKey, dreg: u32) -> Expr {
+    Expr::Meta { key, dreg }
+}
+
+fn in_set(set: &str, sreg: u32, invert: bool) -> Expr {
+    Expr::Lookup {
+        set: set.into(),
+        sreg,
+        dreg: None,
+        invert,
+    }
+}
+
+fn iif_in(set: &str) -> Vec<Expr> {
+    vec![
+        meta(MetaKey::IifName, reg32(0)),
+        in_set(set, reg32(0), false),
+    ]
+}
+
+fn oif_in(set: &str) -> Vec<Expr> {
+    vec![
+        meta(MetaKey::OifName, reg32(0)),
+        in_set(set, reg32(0), false),
+    ]
+}
+
+fn ct_has(key: CtKey, bits: u32) -> Vec<Expr> {
+    vec![
+        Expr::Ct {
+            key,
+            dreg: reg32(0),
+        },
+        Expr::Bitwise {
+            sreg: reg32(0),
+            dreg: reg32(0),
+            mask: bits.to_ne_bytes().to_vec(),
+        },
+        Expr::Cmp {
+            op: CmpOp::Neq,
+            sreg: reg32(0),
+            data: 0u32.to_ne_bytes().to_vec(),
+        },
+    ]
+}
+
+fn ipv4_only() -> Vec<Expr> {
+    vec![
+        meta(MetaKey::NfProto, reg32(0)),
+        Expr::Cmp {
+            op: CmpOp::Eq,
+            sreg: reg32(0),
+            data: vec![NFPROTO_IPV4],
+        },
+    ]
+}
+
+fn to_local() -> Vec<Expr> {
+    vec![
+        Expr::FibDaddrType { dreg: reg32(0) },
+        Expr::Cmp {
+            op: CmpOp::Eq,
+            sreg: reg32(0),
+            data: RTN_LOCAL.to_ne_bytes().to_vec(),
+        },
+    ]
+}
+
+fn rule(chain: &'static str, text: &str, parts: Vec<Vec<Expr>>, end: Option<Expr>) -> RuleDef {
+    let mut exprs: Vec<Expr> = parts.into_iter().flatten().collect();
+    exprs.extend(end);
+    RuleDef {
+        chain,
+        exprs,
+        text: text.to_string(),
+    }
+}
+
+fn v(verdict: Verdict) -> Option<Expr> {
+    Some(Expr::Immediate(verdict))
+}
+
+/// Loads `proto . port` of a packet into consecutive 32-bit registers from `first`.
+fn proto_port(first: u32) -> Vec<Expr> {
+    vec![
+        meta(MetaKey::L4Proto, reg32(first)),
+        Expr::Payload {
+            base: Base::Transport,
+            offset: 2,
+            len: 2,
+            dreg: reg32(first + 1),
+        },
+    ]
+}
+
+/// DNAT to the `ip . port` a map lookup left in the first two 32-bit registers.
+fn dnat_to_lookup() -> Expr {
+    Expr::Nat {
+        dnat: true,
+        ipv6: false,
+        reg_addr: reg32(0),
+        reg_proto: Some(reg32(1)),
+    }
+}
+
+/// Every rule of the table, in chain order.
+pub fn rules() -> Vec<RuleDef> {
+    use Verdict::*;
+    let both_ifnames = vec![
+        meta(MetaKey::IifName, reg32(0)),
+        meta(MetaKey::OifName, reg32(4)),
+    ];
+    let lookup_addr = Expr::Lookup {
+        set: MAP_PUB_ADDR.into(),
+        sreg: reg32(0),
+        dreg: Some(reg32(0)),
+        invert: false,
+    };
+    let lookup_any = Expr::Lookup {
+        set: MAP_PUB_ANY.into(),
+        sreg: reg32(0),
+        dreg: Some(reg32(0)),
+        invert: false,
+    };
+    let daddr = Expr::Payload {
+        base: Base::Network,
+        offset: 16,
+        len: 4,
+        dreg: reg32(0),
+    };
+    let saddr = Expr::Payload {
+        base: Base::Network,
+        offset: 12,
+        len: 4,
+        dreg: reg32(0),
+    };
+    let loopback_src = vec![
+        Expr::Payload {
+            base: Base::Network,
+            offset: 12,
+            len: 4,
+            dreg: reg32(0),
+        },
+        Expr::Bitwise {
+            sreg: reg32(0),
+            dreg: reg32(0),
+            mask: vec![255, 0, 0, 0],
+        },
+        Expr::Cmp {
+            op: CmpOp::Eq,
+            sreg: reg32(0),
+            data: vec![127, 0, 0, 0],
+        },
+    ];
+    vec![
+        rule("forward", "jump user", vec![], v(Jump(CHAIN_USER.into()))),
+        rule(
+            "forward",
+            "oifname @bridges ct state established,related accept",
+            vec![
+                oif_in(SET_BRIDGES),
+                ct_has(CtKey::State, CT_ESTABLISHED_RELATED),
+            ],
+            v(Accept),
+        ),
+        rule(
+            "forward",
+            "iifname . oifname @intra accept",
+            vec![both_ifnames, vec![in_set(SET_INTRA, reg32(0), false)]],
+            v(Accept),
+        ),
+        rule(
+            "forward",
+            "iifname @internal drop",
+            vec![iif_in(SET_INTERNAL)],
+            v(Drop),
+        ),
+        rule(
+            "forward",
+            "oifname @internal drop",
+            vec![oif_in(SET_INTERNAL)],
+            v(Drop),
+        ),
+        rule(
+            "forward",
+            "iifname @bridges oifname @bridges drop",
+            vec![iif_in(SET_BRIDGES), oif_in(SET_BRIDGES)],
+            v(Drop),
+        ),
+        rule(
+            "forward",
+            "iifname @bridges accept",
+            vec![iif_in(SET_BRIDGES)],
+            v(Accept),
+        ),
+        rule(
+            "forward",
+            "oifname @bridges ct status dnat accept",
+            vec![oif_in(SET_BRIDGES), ct_has(CtKey::Status, CT_STATUS_DNAT)],
+            v(Accept),
+        ),
+        rule(
+            "forward",
+            "oifname @bridges drop",
+            vec![oif_in(SET_BRIDGES)],
+            v(Drop),
+        ),
+        rule(
+            "prerouting",
+            "fib daddr type local jump publish",
+            vec![to_local()],
+            v(Jump("publish".into())),
+        ),
+        rule(
+            "output",
+            "fib daddr type local jump publish",
+            vec![to_local()],
+            v(Jump("publish".into())),
+        ),
+        rule(
+            "publish",
+            "dnat ip to ip daddr . meta l4proto . th dport map @pub_addr4",
+            vec![ipv4_only(), vec![daddr], proto_port(1), vec![lookup_addr]],
+            Some(dnat_to_lookup()),
+        ),
+        rule(
+            "publish",
+            "meta nfproto ipv4 dnat ip to meta l4proto . th dport map @pub_any4",
+            vec![ipv4_only(), proto_port(0), vec![lookup_any]],
+            Some(dnat_to_lookup()),
+        ),
+        // Bridged frames (br_netfilter) reach postrouting without an input interface, so
+        // these match on source subnets, as docker's `-s subnet ! -o bridge` does.
+        rule(
+            "postrouting",
+            "ip saddr @masq_nets oifname != @bridges masquerade",
+            vec![
+                ipv4_only(),
+                vec![saddr.clone(), in_set(SET_MASQ_NETS, reg32(0), false)],
+                vec![
+                    meta(MetaKey::OifName, reg32(0)),
+                    in_set(SET_BRIDGES, reg32(0), true),
+                ],
+            ],
+            Some(Expr::Masquerade),
+        ),
+        rule(
+            "postrouting",
+            "ip saddr 127.0.0.0/8 ct status dnat masquerade",
+            vec![
+                ipv4_only(),
+                loopback_src,
+                ct_has(CtKey::Status, CT_STATUS_DNAT),
+            ],
+            Some(Expr::Masquerade),
+        ),
+        // Hairpin: a container reaching a published port (its own too) through a host
+        // address; the reply must come back through the host to be un-NATed.
+        rule(
+            "postrouting",
+            "oifname @bridges ip saddr @nets ct status dnat masquerade",
+            vec![
+                oif_in(SET_BRIDGES),
+                ipv4_only(),
+                vec![saddr, in_set(SET_NETS, reg32(0), false)],
+                ct_has(CtKey::Status, CT_STATUS_DNAT),
+            ],
+            Some(Expr::Masquerade),
+        ),
+    ]
+}
+
+/// A batch that creates the table if needed and (re)writes berth's rules, keeping the
+/// elements already in its sets and the user chain's rules.
+pub fn apply(table: &str) -> Batch {
+    let mut b = Batch::new(Family::Inet, table);
+    b.add_table();
+    for s in sets() {
+        b.add_set(&s);
+    }
+    let chains = chains();
+    for c in &chains {
+        b.add_chain(c);
+    }
+    for c in chains.iter().filter(|c| c.owned) {
+        b.flush_chain(c.name);
+    }
+    for r in rules() {
+        b.add_rule(&r);
+    }
+    b
+}
+
+/// The start and (exclusive) end elements of a subnet in an interval set.
+fn range(subnet: &crate::config::Ipv4Net) -> Vec<Element> {
+    let start = Element {
+        key: subnet.network().octets().to_vec(),
+        value: None,
+        interval_end: false,
+    };
+    match u32::from(subnet.broadcast()).checked_add(1) {
+        Some(end) => vec![
+            start,
+            Element {
+                key: Ipv4Addr::from(end).octets().to_vec(),
+                value: None,
+                interval_end: true,
+            },
+        ],
+        None => vec![start],
+    }
+}
+
+/// One network's elements: (set, element).
+pub fn network_elements(
+    bridge: &str,
+    subnet: &crate::config::Ipv4Net,
+    internal: bool,
+) -> Vec<(&'static str, Element)> {
+    let one = Element {
+        key: ifname(bridge),
+        value: None,
+        interval_end: false,
+    };
+    let mut pair = ifname(bridge);
+    pair.extend(ifname(bridge));
+    let mut out = vec![
+        (SET_BRIDGES, one.clone()),
+        (
+            SET_INTRA,
+            Element {
+                key: pair,
+                value: None,
+                interval_end: false,
+            },
+        ),
+    ];
+    out.extend(range(subnet).into_iter().map(|e| (SET_NETS, e)));
+    if internal {
+        out.push((SET_INTERNAL, one));
+    } else {
+        out.extend(range(subnet).into_iter().map(|e| (SET_MASQ_NETS, e)));
+    }
+    out
+}
+
+/// A published port's map element: (map, element).
+pub fn port_element(
+    host_ip: Option<Ipv4Addr>,
+    proto: u8,
+    host_port: u16,
+    ip: Ipv4Addr,
+    port: u16,
+) -> (&'static str, Element) {
+    let value = Some(super::concat_bytes(&[&ip.octets(), &port.to_be_bytes()]));
+    match host_ip {
+        Some(h) if !h.is_unspecified() => (
+            MAP_PUB_ADDR,
+            Element {
+                key: super::concat_bytes(&[&h.octets(), &[proto], &host_port.to_be_bytes()]),
+                value,
+                interval_end: false,
+            },
+        ),
+        _ => (
+            MAP_PUB_ANY,
+            Element {
+                key: super::concat_bytes(&[&[proto], &host_port.to_be_bytes()]),
+                value,
+                interval_end: false,
+            },
+        ),
+    }
+}
+
+/// The table as `nft list table` prints it (without elements): the golden form.
+pub fn render(table: &str) -> String {
+    let mut out = format!("table inet {table} {{\n");
+    for s in sets() {
+        let key: Vec<&str> = s.key.iter().map(|t| t.name()).collect();
+        let (kw, ty) = match &s.data {
+            Some(d) => {
+                let data: Vec<&str> = d.iter().map(|t| t.name()).collect();
+                ("map", format!("{} : {}", key.join(" . "), data.join(" . ")))
+            }
+            None => ("set", key.join(" . ")),
+        };
+        let flags = if s.interval {
+            "\t\tflags interval\n"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "\t{kw} {} {{\n\t\ttype {ty}\n{flags}\t}}\n\n",
+            s.name
+        ));
+    }
+    let rules = rules();
+    let chains = chains();
+    for (i, c) in chains.iter().enumerate() {
+        out.push_str(&format!("\tchain {} {{\n", c.name));
+        if let Some(b) = &c.base {
+            let prio = match (b.hook, b.priority) {
+                (Hook::Forward, 0) => "filter".to_string(),
+                (Hook::Prerouting, -100) => "dstnat".to_string(),
+                (Hook::Postrouting, 100) => "srcnat".to_string(),
+                (_, p) => p.to_string(),
+            };
+            let hook = format!("{:?}", b.hook).to_lowercase();
+            out.push_str(&format!(
+                "\t\ttype {} hook {hook} priority {prio}; policy accept;\n",
+                b.kind
+            ));
+        }
+        for r in rules.iter().filter(|r| r.chain == c.name) {
+            out.push_str(&format!("\t\t{}\n", r.text));
+        }
+        out.push_str("\t}\n");
+        if i + 1 < chains.len() {
+            out.push('\n');
+        }
+    }
+    out.push_str("}\n");
+    out
+}

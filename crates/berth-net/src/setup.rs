@@ -1,0 +1,216 @@
+//! Attaching a container's netns to a bridge network and detaching it: bridge on demand,
+//! one veth request, addresses and routes inside, and nftables elements in one batch.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::{AsFd, BorrowedFd};
+
+use crate::config::{format_mac, parse_mac, Attachment, Ipv4Net, Network, Request};
+use crate::error::{Error, Result};
+use crate::link::{IpNet, Route, VethSpec};
+use crate::netns;
+use crate::nft::{self, ruleset, Batch, Element, Family};
+
+/// Where berth keeps its nftables rules (one table, `inet` family).
+pub const DEFAULT_TABLE: &str = "berth";
+
+/// A stable 64-bit FNV-1a hash, for interface names derived from ids.
+fn fnv(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for p in parts {
+        for b in p.bytes().chain(std::iter::once(0)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    h
+}
+
+/// The host end of a container's veth on a network: `vb` + 11 hex digits.
+pub fn host_veth_name(container_id: &str, network: &str) -> String {
+    format!("vb{:011x}", fnv(&[container_id, network]) & 0xfff_ffff_ffff)
+}
+
+/// A locally administered MAC derived from the IPv4 address, as docker does (02:42:…).
+pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
+    let o = ip.octets();
+    [0x02, 0x42, o[0], o[1], o[2], o[3]]
+}
+
+fn bridge_mac(bridge: &str) -> [u8; 6] {
+    let h = fnv(&[bridge]).to_be_bytes();
+    [0x02, 0x42, h[0], h[1], h[2], h[3]]
+}
+
+fn prefix(n: &Ipv4Net) -> IpNet {
+    IpNet {
+        addr: IpAddr::V4(n.addr),
+        prefix: n.prefix,
+    }
+}
+
+/// Makes sure the bridge exists with its gateway address; returns its index and whether
+/// it was created now.
+pub fn ensure_bridge(rt: &mut Route, net: &Network) -> Result<(u32, bool)> {
+    if let Some(idx) = rt.link_index(&net.bridge)? {
+        return Ok((idx, false));
+    }
+    let idx = match rt.create_bridge(&net.bridge, net.mtu, bridge_mac(&net.bridge)) {
+        Ok(idx) => idx,
+        // Someone else created it between our lookup and our request.
+        Err(Error::Netlink { errno, .. }) if errno.raw_os_error() == Some(libc::EEXIST) => {
+            return rt
+                .link_index(&net.bridge)?
+                .map(|i| (i, false))
+                .ok_or_else(|| Error::Protocol(format!("bridge {} vanished", net.bridge)));
+        }
+        Err(e) => return Err(e),
+    };
+    rt.add_addr(
+        idx,
+        prefix(&Ipv4Net {
+            addr: net.gateway,
+            prefix: net.subnet.prefix,
+        }),
+    )?;
+    netns::sysctl("net/ipv4/ip_forward", "1")?;
+    // Lets DNAT of 127.0.0.1 traffic route out through the bridge.
+    netns::sysctl(&format!("net/ipv4/conf/{}/route_localnet", net.bridge), "1")?;
+    Ok((idx, true))
+}
+
+/// Creates (or re-creates, keeping elements) berth's table and rules in the current netns.
+pub fn apply_firewall(table: &str) -> Result<()> {
+    let mut sock = nft::socket()?;
+    ruleset::apply(table).commit(&mut sock)
+}
+
+fn port_elements(req: &Request) -> Vec<(&'static str, Element)> {
+    let mut out = Vec::new();
+    for p in &req.endpoint.ports {
+        for i in 0..p.range {
+            out.push(ruleset::port_element(
+                p.host_ip,
+                p.protocol.number(),
+                p.host_port + i,
+                req.endpoint.ip,
+                p.container_port + i,
+            ));
+        }
+    }
+    out
+}
+
+/// Commits `elems` (adding or removing); when berth's table is missing (first use, or a
+/// firewall reload removed it), creates it and tries once more.
+fn commit_elements(table: &str, elems: &[(&'static str, Element)], add: bool) -> Result<()> {
+    let build = || {
+        let mut b = Batch::new(Family::Inet, table);
+        for (set, e) in elems {
+            if add {
+                b.add_elements(set, std::slice::from_ref(e));
+            } else {
+                b.remove_elements(set, std::slice::from_ref(e));
+            }
+        }
+        b
+    };
+    let mut sock = nft::socket()?;
+    match build().commit(&mut sock) {
+        Err(Error::Netlink { errno, .. }) if errno.raw_os_error() == Some(libc::ENOENT) => {
+            if !add {
+                return Ok(()); // no table: nothing to remove
+            }
+            ruleset::apply(table).commit(&mut sock)?;
+            build().commit(&mut sock)
+        }
+        r => r,
+    }
+}
+
+/// Attaches the container whose netns is `ns` to the request's network.
+pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachment> {
+    req.validate()?;
+    let net = &req.network;
+    let ep = &req.endpoint;
+    let mac = match &ep.mac {
+        Some(m) => parse_mac(m)?,
+        None => mac_for(ep.ip),
+    };
+    let host_veth = host_veth_name(&ep.container_id, &net.name);
+
+    let mut rt = Route::open()?;
+    let (bridge_idx, _) = ensure_bridge(&mut rt, net)?;
+    let veth_idx = rt.create_veth(&VethSpec {
+        host_name: &host_veth,
+        master: bridge_idx,
+        mtu: net.mtu,
+        peer_name: &ep.interface,
+        peer_netns: ns.as_fd(),
+        peer_mac: Some(mac),
+    })?;
+    let mut inside = || -> Result<()> {
+        rt.set_hairpin(veth_idx)?;
+        rt.set_up(veth_idx)?;
+        let address = Ipv4Net::new(ep.ip, net.subnet.prefix)?;
+        netns::run_in(ns, || {
+            let mut rt = Route::open()?;
+            rt.set_up(1)?; // lo
+            let idx = rt.link_index(&ep.interface)?.ok_or_else(|| {
+                Error::Protocol(format!("{} missing in the container", ep.interface))
+            })?;
+            rt.add_addr(idx, prefix(&address))?;
+            rt.set_up(idx)?;
+            if !net.internal {
+                let default = IpNet {
+                    addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    prefix: 0,
+                };
+                rt.add_route(default, Some(IpAddr::V4(net.gateway)), idx)?;
+            }
+            Ok(())
+        })?;
+        let mut elems = ruleset::network_elements(&net.bridge, &net.subnet, net.internal);
+        elems.extend(port_elements(req));
+        commit_elements(table, &elems, true)
+    };
+    if let Err(e) = inside() {
+        // Leave nothing half-made: the veth goes (its peer with it).
+        let _ = rt.delete_link(veth_idx);
+        return Err(e);
+    }
+    Ok(Attachment {
+        interface: ep.interface.clone(),
+        mac: format_mac(&mac),
+        address: Ipv4Net::new(ep.ip, net.subnet.prefix)?,
+        gateway: net.gateway,
+        host_veth,
+    })
+}
+
+/// Detaches a container: its published ports go; with `remove_link` its veth is deleted
+/// too (slow: the kernel waits for RCU). Without it, the veth goes with the netns.
+pub fn teardown(req: &Request, table: &str, remove_link: bool) -> Result<()> {
+    commit_elements(table, &port_elements(req), false)?;
+    if remove_link {
+        let mut rt = Route::open()?;
+        let name = host_veth_name(&req.endpoint.container_id, &req.network.name);
+        if let Some(idx) = rt.link_index(&name)? {
+            rt.delete_link(idx)?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes a network: its set elements and its bridge.
+pub fn remove_network(net: &Network, table: &str) -> Result<()> {
+    commit_elements(
+        table,
+        &ruleset::network_elements(&net.bridge, &net.subnet, net.internal),
+        false,
+    )?;
+    let mut rt = Route::open()?;
+    if let Some(idx) = rt.link_index(&net.bridge)? {
+        rt.delete_link(idx)?;
+    }
+    Ok(())
+}

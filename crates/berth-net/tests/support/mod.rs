@@ -1,0 +1,275 @@
+//! Test harness: throw-away network namespaces (a "host", containers, "the internet"),
+//! in-process TCP/UDP servers and clients inside them, and `ip`/`nft`/`busybox` as
+//! independent witnesses. Everything a test makes lives in namespaces it deletes.
+
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use berth_net::{netns, Endpoint, Ipv4Net, Network, PortMapping, Protocol, Request};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Skips (with a message) when not root; returns true when the test may go on.
+pub fn root_or_skip() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIP: needs root (network namespaces)");
+        return false;
+    }
+    true
+}
+
+/// A named netns under /run/netns, deleted on drop.
+pub struct Ns {
+    pub name: String,
+    pub fd: OwnedFd,
+}
+
+impl Ns {
+    pub fn new(tag: &str) -> Ns {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let name = format!("bn{}-{}-{tag}", std::process::id() % 100000, n);
+        let st = Command::new("ip")
+            .args(["netns", "add", &name])
+            .status()
+            .unwrap();
+        assert!(st.success(), "ip netns add {name}");
+        let fd = netns::open(&PathBuf::from(format!("/run/netns/{name}"))).unwrap();
+        let ns = Ns { name, fd };
+        ns.sh(&["ip", "link", "set", "lo", "up"]);
+        ns
+    }
+
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(format!("/run/netns/{}", self.name))
+    }
+
+    /// Runs a command inside (nsenter, so /sys stays as it is) and returns its output.
+    pub fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("nsenter")
+            .arg(format!("--net=/run/netns/{}", self.name))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs a command inside; panics with its output when it fails.
+    pub fn sh(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?} in {}: {}{}",
+            self.name,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Runs `f` on a thread inside this netns.
+    pub fn within<T: Send>(
+        &self,
+        f: impl FnOnce() -> berth_net::Result<T> + Send,
+    ) -> berth_net::Result<T> {
+        netns::run_in(self.fd.as_fd(), f)
+    }
+
+    /// One ICMP echo to `ip`, waiting at most a second.
+    pub fn ping(&self, ip: Ipv4Addr) -> bool {
+        self.run(&["busybox", "ping", "-c", "1", "-W", "1", &ip.to_string()])
+            .status
+            .success()
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// A TCP server inside a netns that accepts one connection, sends the peer's address
+/// back and returns it.
+pub fn tcp_server(ns: &Ns, port: u16) -> std::thread::JoinHandle<Option<SocketAddr>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = ns.name.clone();
+    let handle = std::thread::spawn(move || {
+        let fd = netns::open(&PathBuf::from(format!("/run/netns/{name}"))).ok()?;
+        nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).ok()?;
+        let l = TcpListener::bind(("0.0.0.0", port)).ok()?;
+        l.set_nonblocking(true).ok()?;
+        tx.send(()).ok()?;
+        let deadline = Instant::now() + Duration::from_secs(4);
+        while Instant::now() < deadline {
+            if let Ok((mut s, peer)) = l.accept() {
+                let _ = s.set_nonblocking(false);
+                let _ = s.write_all(peer.to_string().as_bytes());
+                return Some(peer);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        None
+    });
+    rx.recv_timeout(Duration::from_secs(3))
+        .expect("server started");
+    handle
+}
+
+/// Connects from inside `ns` and returns what the server said (its view of our address).
+pub fn tcp_client(ns: &Ns, to: SocketAddr) -> Option<String> {
+    ns.within(|| {
+        let mut s = match TcpStream::connect_timeout(&to, Duration::from_millis(1500)) {
+            Ok(s) => s,
+            Err(_) => return Ok(None),
+        };
+        s.set_read_timeout(Some(Duration::from_secs(2))).ok();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        Ok(Some(out))
+    })
+    .unwrap()
+}
+
+/// A UDP echo server inside a netns for one datagram: replies with the peer's address.
+pub fn udp_server(ns: &Ns, port: u16) -> std::thread::JoinHandle<Option<SocketAddr>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let name = ns.name.clone();
+    let handle = std::thread::spawn(move || {
+        let fd = netns::open(&PathBuf::from(format!("/run/netns/{name}"))).ok()?;
+        nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).ok()?;
+        let s = UdpSocket::bind(("0.0.0.0", port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(4))).ok()?;
+        tx.send(()).ok()?;
+        let mut buf = [0u8; 64];
+        let (_, peer) = s.recv_from(&mut buf).ok()?;
+        s.send_to(peer.to_string().as_bytes(), peer).ok()?;
+        Some(peer)
+    });
+    rx.recv_timeout(Duration::from_secs(3))
+        .expect("server started");
+    handle
+}
+
+/// Sends one datagram from inside `ns` and returns the reply.
+pub fn udp_client(ns: &Ns, to: SocketAddr) -> Option<String> {
+    ns.within(|| {
+        let s =
+            UdpSocket::bind("0.0.0.0:0").map_err(|e| berth_net::Error::Protocol(e.to_string()))?;
+        s.set_read_timeout(Some(Duration::from_millis(1500))).ok();
+        s.send_to(b"hi", to).ok();
+        let mut buf = [0u8; 64];
+        Ok(s.recv_from(&mut buf)
+            .ok()
+            .map(|(n, _)| String::from_utf8_lossy(&buf[..n]).into_owned()))
+    })
+    .unwrap()
+}
+
+/// A network description with a bridge name unique to this test run.
+pub fn network(tag: &str, subnet: &str, internal: bool) -> Network {
+    let n: Ipv4Net = subnet.parse().unwrap();
+    let gw = Ipv4Addr::from(u32::from(n.network()) + 1);
+    Network {
+        name: format!("net-{tag}"),
+        bridge: format!("bbr-{tag}"),
+        subnet: n,
+        gateway: gw,
+        internal,
+        mtu: 1500,
+    }
+}
+
+pub fn request(net: &Network, id: &str, ip: &str, ports: Vec<PortMapping>) -> Request {
+    Request {
+        network: net.clone(),
+        endpoint: Endpoint {
+            container_id: id.to_string(),
+            interface: "eth0".into(),
+            ip: ip.parse().unwrap(),
+            mac: None,
+            ports,
+        },
+    }
+}
+
+pub fn port(
+    host_ip: Option<&str>,
+    host_port: u16,
+    container_port: u16,
+    protocol: Protocol,
+) -> PortMapping {
+    PortMapping {
+        host_ip: host_ip.map(|h| h.parse().unwrap()),
+        host_port,
+        container_port,
+        protocol,
+        range: 1,
+    }
+}
+
+/// A "host" netns plus "the internet": a veth between them, host 192.0.2.1, outside
+/// 192.0.2.2 (TEST-NET-1, only inside these namespaces).
+pub struct World {
+    pub host: Ns,
+    pub outside: Ns,
+}
+
+pub const HOST_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+pub const OUTSIDE_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+impl World {
+    pub fn new() -> World {
+        let host = Ns::new("host");
+        let outside = Ns::new("out");
+        host.sh(&[
+            "ip",
+            "link",
+            "add",
+            "uplink",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "wan",
+            "netns",
+            &outside.name,
+        ]);
+        host.sh(&["ip", "addr", "add", "192.0.2.1/24", "dev", "uplink"]);
+        host.sh(&["ip", "link", "set", "uplink", "up"]);
+        outside.sh(&["ip", "addr", "add", "192.0.2.2/24", "dev", "wan"]);
+        outside.sh(&["ip", "link", "set", "wan", "up"]);
+        World { host, outside }
+    }
+
+    /// Attaches a new container netns to `net` with `ports`.
+    pub fn container(
+        &self,
+        net: &Network,
+        id: &str,
+        ip: &str,
+        ports: Vec<PortMapping>,
+    ) -> (Ns, Request) {
+        let c = Ns::new(id);
+        let req = request(net, id, ip, ports);
+        let cfd = c.fd.as_fd();
+        self.host
+            .within(|| berth_net::setup(&req, cfd, berth_net::DEFAULT_TABLE))
+            .unwrap();
+        (c, req)
+    }
+
+    pub fn nft(&self, args: &[&str]) -> String {
+        let mut a = vec!["nft"];
+        a.extend_from_slice(args);
+        self.host.sh(&a)
+    }
+}
