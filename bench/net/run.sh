@@ -65,7 +65,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } 
 cycle() {
   local tool=$1 o=$2 ports=$3 host="${P}h$o" i t0 t1 t2 t3
   ip netns add "$host"
-  ip netns add "${P}w$o"; op attach "$tool" "$host" "${P}w$o" "$o" 9999 "$ports" # warm-up: makes the bridge
+  ip netns add "${P}w$o"; op attach "$tool" "$host" "${P}w$o" "$o" 9999 0 # warm-up: makes the bridge
   : >"$TMP/$tool-$ports.setup"; : >"$TMP/$tool-$ports.teardown"; : >"$TMP/$tool-$ports.cycle"
   for i in $(seq 1 "$N"); do
     ip netns add "${P}c$o-$i"

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod error;
+mod firewall;
 pub mod ipam;
 pub mod link;
 pub mod netlink;
@@ -13,7 +14,8 @@ mod setup;
 
 pub use config::{Attachment, Endpoint, Ipv4Net, Network, PortMapping, Protocol, Request};
 pub use error::{Error, Result};
+pub use firewall::{apply_firewall, check_firewall, watch_firewall};
 pub use setup::{
-    apply_firewall, ensure_bridge, host_veth_name, mac_for, remove_network, setup, teardown,
+    ensure_bridge, host_veth_name, mac_for, remove_network, restore_elements, setup, teardown,
     DEFAULT_TABLE,
 };

@@ -26,6 +26,7 @@ pub const NLA_F_NESTED: u16 = 0x8000;
 const NLMSGERR_ATTR_MSG: u16 = 1;
 
 const SOL_NETLINK: i32 = 270;
+const NETLINK_ADD_MEMBERSHIP: i32 = 1;
 const NETLINK_CAP_ACK: i32 = 10;
 const NETLINK_EXT_ACK: i32 = 11;
 
@@ -176,6 +177,24 @@ impl Socket {
         }
         // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: sockaddr_nl is plain data; all-zero (pid 0) asks the kernel to pick the
+        // port id. Binding is what puts the socket on multicast delivery lists.
+        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+        addr.nl_family = libc::AF_NETLINK as u16;
+        // SAFETY: bind with a correctly sized sockaddr_nl.
+        let rc = unsafe {
+            libc::bind(
+                fd.as_raw_fd(),
+                &addr as *const libc::sockaddr_nl as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_nl>() as u32,
+            )
+        };
+        if rc < 0 {
+            return Err(Error::Io {
+                what: "binding a netlink socket".into(),
+                err: io::Error::last_os_error(),
+            });
+        }
         for opt in [NETLINK_EXT_ACK, NETLINK_CAP_ACK] {
             let one: libc::c_int = 1;
             // SAFETY: setsockopt with a pointer to a live c_int and its size; failure is
@@ -225,7 +244,64 @@ impl Socket {
         Ok(())
     }
 
-    fn recv(&self, buf: &mut Vec<u8>) -> Result<usize> {
+    /// Joins multicast group `group` (e.g. NFNLGRP_NFTABLES): ruleset changes arrive as
+    /// messages readable with [`Socket::wait_event`].
+    pub fn subscribe(&self, group: u32) -> Result<()> {
+        // SAFETY: setsockopt with a pointer to a live u32 and its size.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.fd.as_raw_fd(),
+                SOL_NETLINK,
+                NETLINK_ADD_MEMBERSHIP,
+                &group as *const u32 as *const libc::c_void,
+                std::mem::size_of::<u32>() as u32,
+            )
+        };
+        if rc < 0 {
+            return Err(Error::Io {
+                what: format!("joining {} multicast group {group}", self.what),
+                err: io::Error::last_os_error(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Waits up to `timeout_ms` for multicast messages; returns their types (empty on
+    /// timeout). Overruns (ENOBUFS) count as an event: something changed.
+    pub fn wait_event(&self, timeout_ms: i32) -> Result<Vec<u16>> {
+        let mut pfd = libc::pollfd {
+            fd: self.fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one live pollfd.
+        let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
+        if n <= 0 {
+            return Ok(Vec::new());
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        let n = match self.recv(&mut buf) {
+            Ok(n) => n,
+            Err(Error::Io { err, .. }) if err.raw_os_error() == Some(libc::ENOBUFS) => {
+                return Ok(vec![0]);
+            }
+            Err(e) => return Err(e),
+        };
+        let mut types = Vec::new();
+        let mut off = 0;
+        while off + HDR_LEN <= n {
+            let len =
+                u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
+            if len < HDR_LEN {
+                break;
+            }
+            types.push(u16::from_ne_bytes([buf[off + 4], buf[off + 5]]));
+            off += align4(len);
+        }
+        Ok(types)
+    }
+
+    fn recv(&self, buf: &mut [u8]) -> Result<usize> {
         loop {
             // SAFETY: recv into a live buffer of buf.len() bytes.
             let n = unsafe {

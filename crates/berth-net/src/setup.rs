@@ -6,9 +6,10 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use crate::config::{format_mac, parse_mac, Attachment, Ipv4Net, Network, Request};
 use crate::error::{Error, Result};
+use crate::firewall::commit_elements;
 use crate::link::{IpNet, Route, VethSpec};
 use crate::netns;
-use crate::nft::{self, ruleset, Batch, Element, Family};
+use crate::nft::{ruleset, Element};
 
 /// Where berth keeps its nftables rules (one table, `inet` family).
 pub const DEFAULT_TABLE: &str = "berth";
@@ -78,13 +79,8 @@ pub fn ensure_bridge(rt: &mut Route, net: &Network) -> Result<(u32, bool)> {
     Ok((idx, true))
 }
 
-/// Creates (or re-creates, keeping elements) berth's table and rules in the current netns.
-pub fn apply_firewall(table: &str) -> Result<()> {
-    let mut sock = nft::socket()?;
-    ruleset::apply(table).commit(&mut sock)
-}
-
-fn port_elements(req: &Request) -> Vec<(&'static str, Element)> {
+/// The map elements of a request's published ports.
+pub(crate) fn port_elements(req: &Request) -> Vec<(&'static str, Element)> {
     let mut out = Vec::new();
     for p in &req.endpoint.ports {
         for i in 0..p.range {
@@ -98,33 +94,6 @@ fn port_elements(req: &Request) -> Vec<(&'static str, Element)> {
         }
     }
     out
-}
-
-/// Commits `elems` (adding or removing); when berth's table is missing (first use, or a
-/// firewall reload removed it), creates it and tries once more.
-fn commit_elements(table: &str, elems: &[(&'static str, Element)], add: bool) -> Result<()> {
-    let build = || {
-        let mut b = Batch::new(Family::Inet, table);
-        for (set, e) in elems {
-            if add {
-                b.add_elements(set, std::slice::from_ref(e));
-            } else {
-                b.remove_elements(set, std::slice::from_ref(e));
-            }
-        }
-        b
-    };
-    let mut sock = nft::socket()?;
-    match build().commit(&mut sock) {
-        Err(Error::Netlink { errno, .. }) if errno.raw_os_error() == Some(libc::ENOENT) => {
-            if !add {
-                return Ok(()); // no table: nothing to remove
-            }
-            ruleset::apply(table).commit(&mut sock)?;
-            build().commit(&mut sock)
-        }
-        r => r,
-    }
 }
 
 /// Attaches the container whose netns is `ns` to the request's network.
@@ -213,4 +182,16 @@ pub fn remove_network(net: &Network, table: &str) -> Result<()> {
         rt.delete_link(idx)?;
     }
     Ok(())
+}
+
+/// Re-adds the elements of these networks and attachments (after a firewall repair).
+pub fn restore_elements(networks: &[Network], attached: &[Request], table: &str) -> Result<()> {
+    let mut elems = Vec::new();
+    for n in networks {
+        elems.extend(ruleset::network_elements(&n.bridge, &n.subnet, n.internal));
+    }
+    for r in attached {
+        elems.extend(port_elements(r));
+    }
+    commit_elements(table, &elems, true)
 }

@@ -415,3 +415,116 @@ fn two_hundred_containers_on_one_network_are_all_reachable() {
     assert!(all[0].0.ping(all[199].1));
     assert!(all[199].0.ping(all[0].1));
 }
+
+#[test]
+fn the_watcher_repairs_a_deleted_table_and_a_flushed_chain() {
+    if !root_or_skip() {
+        return;
+    }
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+    let w = World::new();
+    let net = network("w", "10.103.0.0/24", false);
+    let (web, req) = w.container(
+        &net,
+        "wweb",
+        "10.103.0.2",
+        vec![port(None, 8084, 80, Protocol::Tcp)],
+    );
+    let stop = AtomicBool::new(false);
+    let intact = |w: &World| {
+        w.host
+            .within(|| berth_net::check_firewall(DEFAULT_TABLE))
+            .unwrap()
+    };
+    assert_eq!(intact(&w), Vec::<String>::new());
+    let repairs = std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            w.host.within(|| {
+                berth_net::watch_firewall(DEFAULT_TABLE, &stop, || {
+                    berth_net::restore_elements(
+                        std::slice::from_ref(&net),
+                        std::slice::from_ref(&req),
+                        DEFAULT_TABLE,
+                    )
+                })
+            })
+        });
+        // the watcher must stop even when an assertion below fails
+        struct StopOnDrop<'a>(&'a AtomicBool);
+        impl Drop for StopOnDrop<'_> {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let _guard = StopOnDrop(&stop);
+        let wait_intact = |what: &str| {
+            let t0 = Instant::now();
+            loop {
+                let problems = intact(&w);
+                if problems.is_empty() {
+                    break;
+                }
+                assert!(
+                    t0.elapsed() < Duration::from_secs(3),
+                    "not repaired after {what}: {problems:?}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        w.nft(&["delete", "table", "inet", DEFAULT_TABLE]);
+        std::thread::sleep(Duration::from_millis(500));
+        if watcher.is_finished() {
+            panic!("watcher stopped: {:?}", watcher.join().unwrap());
+        }
+        wait_intact("table deleted");
+        w.nft(&["flush", "chain", "inet", DEFAULT_TABLE, "forward"]);
+        wait_intact("chain flushed");
+        drop(_guard);
+        watcher.join().unwrap().unwrap()
+    });
+    assert!(repairs >= 2, "repairs: {repairs}");
+    // the published port works again: the elements came back too
+    let server = tcp_server(&web, 80);
+    assert!(tcp_client(&w.outside, sock(HOST_IP, 8084)).is_some());
+    server.join().unwrap();
+}
+
+#[test]
+fn a_port_published_twice_is_refused_by_name() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let net = network("d", "10.104.0.0/24", false);
+    let (_c1, _) = w.container(
+        &net,
+        "d1",
+        "10.104.0.2",
+        vec![port(None, 8085, 80, Protocol::Tcp)],
+    );
+    let c2 = Ns::new("d2");
+    let req = request(
+        &net,
+        "d2",
+        "10.104.0.3",
+        vec![port(None, 8085, 80, Protocol::Tcp)],
+    );
+    let cfd = c2.fd.as_fd();
+    let err = w
+        .host
+        .within(|| berth_net::setup(&req, cfd, DEFAULT_TABLE))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("port 8085/tcp") && err.contains("already published"),
+        "{err}"
+    );
+    // nothing of the failed attachment is left: no veth, no eth0 in its netns
+    assert!(!w
+        .host
+        .sh(&["ip", "-o", "link"])
+        .contains(&berth_net::host_veth_name("d2", &net.name)));
+    assert!(!c2.sh(&["ip", "-o", "link"]).contains("eth0"));
+}

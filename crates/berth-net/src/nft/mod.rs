@@ -293,6 +293,12 @@ impl Batch {
         m.end();
     }
 
+    /// Adds elements, naming the change `what` in errors.
+    pub fn add_elements_as(&mut self, set: &str, elems: &[Element], what: String) -> &mut Self {
+        self.elements(MSG_NEWSETELEM, set, elems, what);
+        self
+    }
+
     /// Adds elements to a set or map (existing ones are left as they are).
     pub fn add_elements(&mut self, set: &str, elems: &[Element]) -> &mut Self {
         self.elements(

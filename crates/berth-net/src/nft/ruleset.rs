@@ -543,3 +543,29 @@ pub fn render(table: &str) -> String {
     out.push_str("}\n");
     out
 }
+
+/// Names an element in words, for error messages (`port 8080/tcp on 127.0.0.1`).
+pub fn describe(set: &str, e: &Element) -> String {
+    let proto = |b: u8| match b {
+        6 => "tcp".to_string(),
+        17 => "udp".to_string(),
+        n => format!("proto {n}"),
+    };
+    let k = &e.key;
+    match set {
+        MAP_PUB_ANY if k.len() >= 6 => {
+            format!(
+                "publishing port {}/{}",
+                u16::from_be_bytes([k[4], k[5]]),
+                proto(k[0])
+            )
+        }
+        MAP_PUB_ADDR if k.len() >= 10 => format!(
+            "publishing port {}:{}/{}",
+            Ipv4Addr::new(k[0], k[1], k[2], k[3]),
+            u16::from_be_bytes([k[8], k[9]]),
+            proto(k[4])
+        ),
+        _ => format!("adding an element to {set}"),
+    }
+}
