@@ -12,6 +12,8 @@ BERTH=${BERTH:-$PWD/target/release/berth}
 NETAVARK=${NETAVARK:-/usr/lib/podman/netavark}
 CNI=${CNI:-/usr/lib/cni}
 [ -x "$BERTH" ] || cargo build --release -p berth >/dev/null
+cargo build --release -p berth-net --example netbench >/dev/null 2>&1
+NETBENCH=$PWD/target/release/examples/netbench
 TMP=$(mktemp -d /tmp/bench-net.XXXX)
 P=bnb$$
 cleanup() {
@@ -113,6 +115,12 @@ for ports in 0 1; do
     echo "| $t | $ports | $s | $d | $st | $c | $r |"
   done
 done
+echo
+echo "In-process (the library call the engine makes; no process start, no nsenter):"
+echo
+echo "| tool | published ports | setup | teardown | setup+teardown | note |"
+echo "|---|---|---|---|---|---|"
+"$NETBENCH" "$N" 0
 
 if [ "$SCALE" -gt 0 ]; then
   for t in berth netavark cni; do o=$((o + 1)); scale "$t" "$o"; done
@@ -126,4 +134,5 @@ if [ "$SCALE" -gt 0 ]; then
     c=$(sed -n "$((SCALE - 9)),${SCALE}p" "$TMP/$t.scale" | median)
     echo "| $t | $a | $b | $c |"
   done
+  "$NETBENCH" 0 "$SCALE" | tail -1
 fi

@@ -76,6 +76,54 @@ pub enum Error {
     /// A path that cannot be used in an overlay mount option.
     #[error("overlay: {0}")]
     Overlay(String),
+
+    /// An HTTP request to a registry failed before a response arrived.
+    #[error("{context}: {source}")]
+    Http {
+        context: String,
+        #[source]
+        source: Box<ureq::Error>,
+    },
+
+    /// A registry answered with an unexpected status.
+    #[error("{context}: registry answered {status}{}", if message.is_empty() { String::new() } else { format!(": {message}") })]
+    RegistryStatus {
+        context: String,
+        status: u16,
+        message: String,
+    },
+
+    /// A registry refused access: no credentials, or the credentials were rejected.
+    #[error("authentication required for {registry}: {reason}")]
+    AuthenticationRequired { registry: String, reason: String },
+
+    /// A registry protocol violation (bad header, missing Location, ...).
+    #[error("registry protocol: {0}")]
+    RegistryProtocol(String),
+
+    /// A credentials file that cannot be used.
+    #[error("credentials: {0}")]
+    Credentials(String),
+
+    /// A blob transfer failed (the cause says how).
+    #[error("blob {digest}: {source}")]
+    Blob {
+        digest: String,
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// An image archive (docker-archive or OCI layout) that is malformed or incomplete.
+    #[error("image archive: {0}")]
+    Archive(String),
+
+    /// No image in the store under this name.
+    #[error("image {0} not found")]
+    ImageNotFound(String),
+
+    /// A `--change` instruction that is not supported or malformed.
+    #[error("invalid change {change:?}: {reason}")]
+    InvalidChange { change: String, reason: String },
 }
 
 /// Result with the crate's [`Error`].
