@@ -103,29 +103,11 @@ pub fn unpack_layer<R: Read>(
 }
 
 /// Unpacks into an existing empty directory `root` (no temporary directory).
-pub fn unpack_into<R: Read>(mut reader: R, root: &Path) -> Result<Unpacked> {
+pub fn unpack_into<R: Read>(reader: R, root: &Path) -> Result<Unpacked> {
     // The root's own `./` entry, if any, overrides this at the end.
     fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(io_err(format!("chmod {}", root.display())))?;
-    let mut head = [0u8; 4];
-    let mut n = 0;
-    while n < head.len() {
-        match reader.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err("reading layer")(e)),
-        }
-    }
-    let compression = Compression::detect(&head[..n]);
-    let input = io::Cursor::new(head[..n].to_vec()).chain(reader);
-    let decoded: Box<dyn Read> = match compression {
-        Compression::None => Box::new(input),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-        Compression::Zstd => {
-            Box::new(zstd::stream::read::Decoder::new(input).map_err(io_err("starting zstd"))?)
-        }
-    };
+    let (compression, decoded) = decompress(reader)?;
     let mut hashing = Verifier::new(decoded);
     let mut unpacker = Unpacker {
         root: root.to_path_buf(),
@@ -277,4 +259,30 @@ fn link_target<R: Read>(entry: &tar::Entry<'_, R>, shown: &str) -> Result<Vec<u8
         Some(t) if !t.is_empty() => Ok(t.into_owned()),
         _ => Err(fsops::unsafe_entry(shown, "link without a target")),
     }
+}
+
+/// Peeks at the first bytes and returns a reader that decompresses gzip or zstd.
+pub(crate) fn decompress<'a, R: Read + 'a>(
+    mut reader: R,
+) -> Result<(Compression, Box<dyn Read + 'a>)> {
+    let mut head = [0u8; 4];
+    let mut n = 0;
+    while n < head.len() {
+        match reader.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_err("reading the input")(e)),
+        }
+    }
+    let compression = Compression::detect(&head[..n]);
+    let input = io::Cursor::new(head[..n].to_vec()).chain(reader);
+    let out: Box<dyn Read + 'a> = match compression {
+        Compression::None => Box::new(input),
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
+        Compression::Zstd => {
+            Box::new(zstd::stream::read::Decoder::new(input).map_err(io_err("starting zstd"))?)
+        }
+    };
+    Ok((compression, out))
 }

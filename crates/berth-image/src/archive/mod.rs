@@ -17,15 +17,14 @@ mod save;
 mod spool;
 mod writer;
 
-use std::io::{self, Read};
+use std::io::Read;
 
 use serde::{Deserialize, Serialize};
 
 use crate::digest::Digest;
-use crate::error::{io_err, Error, Result};
+use crate::error::{Error, Result};
 use crate::reference::Reference;
 use crate::store::Store;
-use crate::unpack::Compression;
 
 pub use changes::{apply_changes, SUPPORTED_CHANGES};
 pub use import::import;
@@ -105,31 +104,7 @@ pub(crate) struct OciManifest<'a> {
     pub layers: Vec<Desc>,
 }
 
-/// Peeks at the first bytes and returns a reader that decompresses gzip or zstd.
-pub(crate) fn decompress<'a, R: Read + 'a>(
-    mut reader: R,
-) -> Result<(Compression, Box<dyn Read + 'a>)> {
-    let mut head = [0u8; 4];
-    let mut n = 0;
-    while n < head.len() {
-        match reader.read(&mut head[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(io_err("reading archive")(e)),
-        }
-    }
-    let compression = Compression::detect(&head[..n]);
-    let input = io::Cursor::new(head[..n].to_vec()).chain(reader);
-    let out: Box<dyn Read + 'a> = match compression {
-        Compression::None => Box::new(input),
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
-        Compression::Zstd => {
-            Box::new(zstd::stream::read::Decoder::new(input).map_err(io_err("starting zstd"))?)
-        }
-    };
-    Ok((compression, out))
-}
+pub(crate) use crate::unpack::decompress;
 
 /// The digest a `blobs/sha256/<hex>` path names, if it is one.
 pub(crate) fn blob_path_digest(name: &str) -> Option<Digest> {
