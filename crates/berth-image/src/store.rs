@@ -143,16 +143,7 @@ impl Store {
 
     /// The whole refs index.
     pub fn refs(&self) -> Result<BTreeMap<String, Digest>> {
-        let path = self.root.join(REFS_FILE);
-        let data = match fs::read(&path) {
-            Ok(d) => d,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(BTreeMap::new()),
-            Err(e) => return Err(io_err(format!("reading {}", path.display()))(e)),
-        };
-        serde_json::from_slice(&data).map_err(|source| Error::Json {
-            context: format!("parsing {}", path.display()),
-            source,
-        })
+        read_json(&self.root, REFS_FILE)
     }
 
     /// The manifest digest `name` points to.
@@ -172,24 +163,57 @@ impl Store {
 
     /// Read-modify-write of the refs index under an exclusive lock, written atomically.
     fn update_refs<T>(&self, f: impl FnOnce(&mut BTreeMap<String, Digest>) -> T) -> Result<T> {
-        let lock_path = self.root.join(REFS_LOCK);
-        let lock_file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io_err(format!("opening {}", lock_path.display())))?;
-        let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, errno)| crate::error::sys_err("flock", &lock_path)(errno))?;
-        let mut refs = self.refs()?;
-        let out = f(&mut refs);
-        let json = serde_json::to_vec_pretty(&refs).map_err(|source| Error::Json {
-            context: "serialising refs".to_string(),
+        update_json(&self.root, REFS_FILE, REFS_LOCK, |refs| (f(refs), true))
+    }
+}
+
+/// Reads the JSON file `dir/name`; a missing file is the default (empty) value.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned + Default>(
+    dir: &Path,
+    name: &str,
+) -> Result<T> {
+    let path = dir.join(name);
+    let data = match fs::read(&path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(T::default()),
+        Err(e) => return Err(io_err(format!("reading {}", path.display()))(e)),
+    };
+    serde_json::from_slice(&data).map_err(|source| Error::Json {
+        context: format!("parsing {}", path.display()),
+        source,
+    })
+}
+
+/// Read-modify-writes the JSON file `dir/name` under an exclusive flock on `dir/lock`;
+/// `f` returns its result and whether the value changed (only then is it written).
+pub(crate) fn update_json<T, R>(
+    dir: &Path,
+    name: &str,
+    lock: &str,
+    f: impl FnOnce(&mut T) -> (R, bool),
+) -> Result<R>
+where
+    T: serde::de::DeserializeOwned + serde::Serialize + Default,
+{
+    let lock_path = dir.join(lock);
+    let lock_file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(io_err(format!("opening {}", lock_path.display())))?;
+    let _lock = nix::fcntl::Flock::lock(lock_file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, errno)| crate::error::sys_err("flock", &lock_path)(errno))?;
+    let mut value: T = read_json(dir, name)?;
+    let (out, changed) = f(&mut value);
+    if changed {
+        let json = serde_json::to_vec_pretty(&value).map_err(|source| Error::Json {
+            context: format!("serialising {name}"),
             source,
         })?;
-        write_atomic(&self.root, REFS_FILE, &json)?;
-        Ok(out)
+        write_atomic(dir, name, &json)?;
     }
+    Ok(out)
 }
 
 /// Writes `dir/name` through a synced temporary file renamed over it.
