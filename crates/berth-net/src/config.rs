@@ -47,6 +47,11 @@ impl Ipv4Net {
         u32::from(ip) & self.mask() == u32::from(self.network())
     }
 
+    /// Whether `ip` is in the network and neither its network nor broadcast address.
+    pub fn is_host_addr(&self, ip: Ipv4Addr) -> bool {
+        self.contains(ip) && ip != self.network() && ip != self.broadcast()
+    }
+
     /// Whether the two networks share any address.
     pub fn overlaps(&self, other: &Ipv4Net) -> bool {
         let m = self.mask() & other.mask();
@@ -244,7 +249,7 @@ impl Request {
                 e.ip, n.subnet
             )));
         }
-        if e.ip == n.gateway || e.ip == n.subnet.network() || e.ip == n.subnet.broadcast() {
+        if e.ip == n.gateway || !n.subnet.is_host_addr(e.ip) {
             return Err(Error::Config(format!(
                 "address {} is the subnet's gateway, network or broadcast address",
                 e.ip

@@ -26,6 +26,9 @@ pub(crate) fn commit_elements(
     elems: &[(&'static str, Element)],
     add: bool,
 ) -> Result<()> {
+    if elems.is_empty() {
+        return Ok(()); // nothing to send: not even a socket (teardown without ports)
+    }
     let build = || {
         let mut b = Batch::new(Family::Inet, table);
         for (set, e) in elems {

@@ -99,8 +99,7 @@ impl Pool {
             )));
         }
         let gateway = gateway.unwrap_or_else(|| Ipv4Addr::from(u32::from(subnet.network()) + 1));
-        if !subnet.contains(gateway) || gateway == subnet.network() || gateway == subnet.broadcast()
-        {
+        if !subnet.is_host_addr(gateway) {
             return Err(Error::Ipam(format!(
                 "gateway {gateway} is not a host address of subnet {subnet}"
             )));
@@ -122,10 +121,7 @@ impl Pool {
     }
 
     fn is_host(&self, ip: Ipv4Addr) -> bool {
-        self.subnet.contains(ip)
-            && ip != self.subnet.network()
-            && ip != self.subnet.broadcast()
-            && ip != self.gateway
+        self.subnet.is_host_addr(ip) && ip != self.gateway
     }
 
     /// Reserves a specific address (`--ip`).

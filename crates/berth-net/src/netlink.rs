@@ -151,6 +151,39 @@ pub fn attrs(buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
     })
 }
 
+/// The header fields of one received message.
+struct Header {
+    msg_type: u16,
+    flags: u16,
+    seq: u32,
+}
+
+/// Iterates the messages in a received datagram: header and payload; a message whose
+/// length runs past the datagram ends the iteration with an error.
+fn messages(buf: &[u8]) -> impl Iterator<Item = Result<(Header, &[u8])>> {
+    let mut off = 0;
+    std::iter::from_fn(move || {
+        if off + HDR_LEN > buf.len() {
+            return None;
+        }
+        let u16_at = |i: usize| u16::from_ne_bytes([buf[i], buf[i + 1]]);
+        let u32_at = |i: usize| u32::from_ne_bytes([buf[i], buf[i + 1], buf[i + 2], buf[i + 3]]);
+        let len = u32_at(off) as usize;
+        if len < HDR_LEN || off + len > buf.len() {
+            off = buf.len();
+            return Some(Err(Error::Protocol("truncated netlink message".into())));
+        }
+        let h = Header {
+            msg_type: u16_at(off + 4),
+            flags: u16_at(off + 6),
+            seq: u32_at(off + 8),
+        };
+        let payload = &buf[off + HDR_LEN..off + len];
+        off += align4(len);
+        Some(Ok((h, payload)))
+    })
+}
+
 /// A netlink socket bound in the network namespace of the thread that opened it.
 pub struct Socket {
     fd: OwnedFd,
@@ -287,18 +320,10 @@ impl Socket {
             }
             Err(e) => return Err(e),
         };
-        let mut types = Vec::new();
-        let mut off = 0;
-        while off + HDR_LEN <= n {
-            let len =
-                u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
-            if len < HDR_LEN {
-                break;
-            }
-            types.push(u16::from_ne_bytes([buf[off + 4], buf[off + 5]]));
-            off += align4(len);
-        }
-        Ok(types)
+        Ok(messages(&buf[..n])
+            .map_while(|m| m.ok())
+            .map(|(h, _)| h.msg_type)
+            .collect())
     }
 
     fn recv(&self, buf: &mut [u8]) -> Result<usize> {
@@ -365,24 +390,13 @@ impl Socket {
         let mut buf = vec![0u8; 64 * 1024];
         while acked.iter().any(|a| !a) {
             let n = self.recv(&mut buf)?;
-            let mut off = 0;
-            while off + HDR_LEN <= n {
-                let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]])
-                    as usize;
-                if len < HDR_LEN || off + len > n {
-                    return Err(Error::Protocol(format!("truncated {} message", self.what)));
-                }
-                let typ = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
-                let flags = u16::from_ne_bytes([buf[off + 6], buf[off + 7]]);
-                let seq =
-                    u32::from_ne_bytes([buf[off + 8], buf[off + 9], buf[off + 10], buf[off + 11]]);
-                let idx = seq.wrapping_sub(first) as usize;
-                let payload = &buf[off + HDR_LEN..off + len];
-                off += align4(len);
+            for m in messages(&buf[..n]) {
+                let (h, payload) = m?;
+                let idx = h.seq.wrapping_sub(first) as usize;
                 if idx >= acked.len() {
                     continue; // not ours (a stale reply)
                 }
-                match typ {
+                match h.msg_type {
                     NLMSG_ERROR => {
                         acked[idx] = true;
                         let errno = payload
@@ -394,7 +408,7 @@ impl Socket {
                             first_err = Some(Error::Netlink {
                                 what,
                                 errno: io::Error::from_raw_os_error(-errno),
-                                ext: ext_ack(payload, flags),
+                                ext: ext_ack(payload, h.flags),
                             });
                         }
                     }
@@ -402,7 +416,7 @@ impl Socket {
                     _ => {
                         if first_err.is_none() {
                             on_reply(Reply {
-                                msg_type: typ,
+                                msg_type: h.msg_type,
                                 payload: payload.to_vec(),
                             })?;
                         }

@@ -49,11 +49,10 @@ fn prefix(n: &Ipv4Net) -> IpNet {
     }
 }
 
-/// Makes sure the bridge exists with its gateway address; returns its index and whether
-/// it was created now.
-pub fn ensure_bridge(rt: &mut Route, net: &Network) -> Result<(u32, bool)> {
+/// Makes sure the bridge exists with its gateway address; returns its index.
+pub fn ensure_bridge(rt: &mut Route, net: &Network) -> Result<u32> {
     if let Some(idx) = rt.link_index(&net.bridge)? {
-        return Ok((idx, false));
+        return Ok(idx);
     }
     let idx = match rt.create_bridge(&net.bridge, net.mtu, bridge_mac(&net.bridge)) {
         Ok(idx) => idx,
@@ -61,7 +60,6 @@ pub fn ensure_bridge(rt: &mut Route, net: &Network) -> Result<(u32, bool)> {
         Err(Error::Netlink { errno, .. }) if errno.raw_os_error() == Some(libc::EEXIST) => {
             return rt
                 .link_index(&net.bridge)?
-                .map(|i| (i, false))
                 .ok_or_else(|| Error::Protocol(format!("bridge {} vanished", net.bridge)));
         }
         Err(e) => return Err(e),
@@ -76,7 +74,7 @@ pub fn ensure_bridge(rt: &mut Route, net: &Network) -> Result<(u32, bool)> {
     netns::sysctl("net/ipv4/ip_forward", "1")?;
     // Lets DNAT of 127.0.0.1 traffic route out through the bridge.
     netns::sysctl(&format!("net/ipv4/conf/{}/route_localnet", net.bridge), "1")?;
-    Ok((idx, true))
+    Ok(idx)
 }
 
 /// The map elements of a request's published ports.
@@ -106,9 +104,10 @@ pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachmen
         None => mac_for(ep.ip),
     };
     let host_veth = host_veth_name(&ep.container_id, &net.name);
+    let address = Ipv4Net::new(ep.ip, net.subnet.prefix)?;
 
     let mut rt = Route::open()?;
-    let (bridge_idx, _) = ensure_bridge(&mut rt, net)?;
+    let bridge_idx = ensure_bridge(&mut rt, net)?;
     let veth_idx = rt.create_veth(&VethSpec {
         host_name: &host_veth,
         master: bridge_idx,
@@ -120,7 +119,6 @@ pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachmen
     let mut inside = || -> Result<()> {
         rt.set_hairpin(veth_idx)?;
         rt.set_up(veth_idx)?;
-        let address = Ipv4Net::new(ep.ip, net.subnet.prefix)?;
         netns::run_in(ns, || {
             let mut rt = Route::open()?;
             rt.set_up(1)?; // lo
@@ -150,7 +148,7 @@ pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachmen
     Ok(Attachment {
         interface: ep.interface.clone(),
         mac: format_mac(&mac),
-        address: Ipv4Net::new(ep.ip, net.subnet.prefix)?,
+        address,
         gateway: net.gateway,
         host_veth,
     })
