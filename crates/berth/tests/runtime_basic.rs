@@ -109,15 +109,7 @@ fn rlimits_nnp_oom_score_and_sysctl() {
 fn user_namespace_mapping() {
     each_runtime("user_namespace_mapping", |rt| {
         let o = run_sh(rt, "cat /proc/self/uid_map; id -u", |b| {
-            b.namespace("user", None)
-                .set(
-                    "/linux/uidMappings",
-                    json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]),
-                )
-                .set(
-                    "/linux/gidMappings",
-                    json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]),
-                );
+            b.user_ns(100000, 100000);
         });
         assert_eq!(o.code, 0, "{}", o.stderr);
         let words: Vec<&str> = o.stdout.split_whitespace().collect();

@@ -52,15 +52,7 @@ fn invalid_json() {
 #[test]
 fn impossible_uid_mapping() {
     expect_clear_failure("impossible_uid_mapping", "mapping", |b| {
-        b.namespace("user", None)
-            .set(
-                "/linux/uidMappings",
-                json!([{ "containerID": 0, "hostID": 4294967000u64, "size": 65536 }]),
-            )
-            .set(
-                "/linux/gidMappings",
-                json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]),
-            );
+        b.user_ns(4294967000u64, 100000);
     });
 }
 

@@ -122,15 +122,7 @@ fn user_namespace_maps_root_to_an_unprivileged_host_uid() {
                 &sb,
                 "cat /proc/self/uid_map /proc/self/gid_map; id -u; id -g; touch /tmp/owned",
                 |b| {
-                    b.namespace("user", None)
-                        .set(
-                            "/linux/uidMappings",
-                            json!([{ "containerID": 0, "hostID": 100000, "size": 65536 }]),
-                        )
-                        .set(
-                            "/linux/gidMappings",
-                            json!([{ "containerID": 0, "hostID": 200000, "size": 65536 }]),
-                        );
+                    b.user_ns(100000, 200000);
                 },
             );
             assert_eq!(o.code, 0, "{}: {o:?}", rt.name);

@@ -520,6 +520,19 @@ impl Bundle {
     }
 
     /// Adds (or replaces) a namespace, joining `path` when given.
+    /// A new user namespace mapping 65536 ids from container 0 to `host_uid`/`host_gid`.
+    pub fn user_ns(&mut self, host_uid: u64, host_gid: u64) -> &mut Self {
+        self.namespace("user", None)
+            .set(
+                "/linux/uidMappings",
+                json!([{ "containerID": 0, "hostID": host_uid, "size": 65536 }]),
+            )
+            .set(
+                "/linux/gidMappings",
+                json!([{ "containerID": 0, "hostID": host_gid, "size": 65536 }]),
+            )
+    }
+
     pub fn namespace(&mut self, ty: &str, path: Option<&str>) -> &mut Self {
         self.remove_namespace(ty);
         let mut n = json!({ "type": ty });
