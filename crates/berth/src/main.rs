@@ -1,28 +1,50 @@
-//! The `berth` command: `berth runtime ...` (a runc-compatible OCI runtime) and
-//! `berth net ...` (the network stack without a daemon).
+//! The `berth` command: docker's commands talking to the daemon (`berth run`, `berth ps`, ...),
+//! `berth daemon`, `berth runtime ...` (a runc-compatible OCI runtime) and `berth net ...`
+//! (the network stack without a daemon).
 
+mod daemon_cmd;
 mod net_cmd;
 mod runtime_cmd;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(name = "berth", version, about = "berth: a fast container engine")]
-enum Cli {
+struct Cli {
+    #[command(flatten)]
+    global: berth_cli::GlobalArgs,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
     /// OCI runtime with runc's command line (create, start, state, kill, delete, run, exec...)
     Runtime(Box<runtime_cmd::RuntimeArgs>),
     /// Network stack without the daemon: attach a netns to a bridge network (JSON in/out)
     Net(net_cmd::NetArgs),
+    /// Run the engine: the Docker Engine API on a unix socket
+    Daemon(daemon_cmd::DaemonArgs),
+    #[command(flatten)]
+    Docker(Box<berth_cli::Command>),
 }
 
 fn main() {
-    match Cli::parse() {
-        Cli::Runtime(args) => std::process::exit(runtime_cmd::main(*args)),
-        Cli::Net(args) => {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Runtime(args) => std::process::exit(runtime_cmd::main(*args)),
+        Cmd::Net(args) => {
             if let Err(e) = net_cmd::main(args) {
                 eprintln!("berth net: {e:#}");
                 std::process::exit(1);
             }
         }
+        Cmd::Daemon(args) => {
+            if let Err(e) = daemon_cmd::main(args) {
+                eprintln!("berth daemon: {e:#}");
+                std::process::exit(1);
+            }
+        }
+        Cmd::Docker(cmd) => std::process::exit(berth_cli::main(cli.global, *cmd)),
     }
 }

@@ -1,0 +1,2 @@
+//! The `berth-shim` binary (see docs/shim.md).
+fn main() {}
