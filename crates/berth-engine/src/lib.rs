@@ -1,1 +1,169 @@
-//! berth-engine
+//! berth-engine: what the daemon does, without HTTP. Containers (records in redb, one shim
+//! each, started through the runtime library), images (berth-image), volumes and networks
+//! (berth-net); restart policies; recovery after a crash. The API crate calls into it.
+
+mod container;
+mod db;
+mod engine;
+mod error;
+mod etcfiles;
+mod events;
+mod exec;
+mod exit;
+mod images;
+mod lifecycle;
+mod logs;
+pub mod model;
+mod network;
+mod spec;
+mod volumes;
+
+pub use container::{ContainerRecord, MountPoint, NetAttach, Published, State, Status};
+pub use engine::{Engine, EngineConfig};
+pub use error::{Error, Result};
+pub use events::{Event, Events};
+pub use exec::{ExecConfig, ExecRecord};
+pub use images::{Image, Images};
+pub use logs::{LogLine, LogOpts};
+pub use network::NetworkRecord;
+pub use volumes::Volume;
+
+use std::os::unix::net::UnixStream;
+
+/// Now, RFC 3339 with nanoseconds, UTC.
+pub fn now() -> String {
+    humantime::format_rfc3339_nanos(std::time::SystemTime::now()).to_string()
+}
+
+/// `10m`, `1g`, `512k`, `100` (bytes) as docker's `max-size` reads them.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let s = s.strip_suffix('b').unwrap_or(&s);
+    let (num, mult) = match s.chars().last()? {
+        'k' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' => (&s[..s.len() - 1], 1 << 20),
+        'g' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    let n: f64 = num.parse().ok()?;
+    Some((n * mult as f64) as u64)
+}
+
+/// Bytes used under a directory (not following symlinks).
+pub fn du(path: &std::path::Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path)
+        .map(|rd| rd.flatten().map(|e| du(&e.path())).sum())
+        .unwrap_or(0)
+}
+
+impl Engine {
+    /// Attach to a running container's stdio through its shim: the stream carries docker's
+    /// framing (no tty) or raw bytes (tty).
+    pub fn attach(&self, name: &str, stdin: bool, stdout: bool, stderr: bool) -> Result<UnixStream> {
+        let rec = self.find(name)?;
+        self.attach_dir(&self.container_dir(&rec.id), stdin, stdout, stderr)
+    }
+
+    /// Attach to a container that may not be running yet: a created or stopped container's
+    /// attach is served when it next starts, before its process runs.
+    pub fn attach_when_started(
+        &self,
+        name: &str,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> Result<std::sync::mpsc::Receiver<Result<UnixStream>>> {
+        let rec = self.find(name)?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        if matches!(rec.state.status, Status::Running | Status::Paused) {
+            let _ = tx.send(self.attach_dir(&self.container_dir(&rec.id), stdin, stdout, stderr));
+            return Ok(rx);
+        }
+        let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        p.entry(rec.id.clone()).or_default().push(engine::PendingAttach {
+            stdin,
+            stdout,
+            stderr,
+            tx,
+        });
+        Ok(rx)
+    }
+
+    /// Serve the attaches waiting for this container (its shim now exists).
+    pub(crate) fn serve_pending(&self, id: &str) {
+        let waiting = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id)
+            .unwrap_or_default();
+        let dir = self.container_dir(id);
+        for w in waiting {
+            let _ = w.tx.send(self.attach_dir(&dir, w.stdin, w.stdout, w.stderr));
+        }
+    }
+
+    /// Give up on the attaches waiting for a container (its start failed, it is gone).
+    pub(crate) fn drop_pending(&self, id: &str) {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+
+    /// Attach to a shim by its directory (containers and execs alike).
+    pub fn attach_dir(
+        &self,
+        dir: &std::path::Path,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> Result<UnixStream> {
+        let c = berth_shim::Client::connect(dir)?;
+        Ok(c.attach(stdin, stdout, stderr)?)
+    }
+
+    /// Resize the container's terminal.
+    pub fn resize(&self, name: &str, rows: u16, cols: u16) -> Result<()> {
+        let rec = self.find(name)?;
+        let c = berth_shim::Client::connect(&self.container_dir(&rec.id))?;
+        Ok(c.resize(rows, cols)?)
+    }
+
+    /// Resize an exec's terminal.
+    pub fn exec_resize(&self, id: &str, rows: u16, cols: u16) -> Result<()> {
+        let ex = self.exec_get(id)?;
+        let c = berth_shim::Client::connect(&ex.dir)?;
+        Ok(c.resize(rows, cols)?)
+    }
+
+    /// The networks (user, default bridge).
+    pub fn networks(&self) -> Vec<NetworkRecord> {
+        self.net.list()
+    }
+
+    pub fn network(&self, name: &str) -> Result<NetworkRecord> {
+        self.net.get(name)
+    }
+
+    /// Processes in the container (`docker top`): pids from its cgroup.
+    pub fn top(&self, name: &str) -> Result<Vec<i32>> {
+        let rec = self.find(name)?;
+        if !rec.state.status.is_live() {
+            return Err(Error::State(format!("Container {} is not running", rec.id)));
+        }
+        Ok(berth_runtime::Container::load(&self.runtime_root(), &rec.id)?.pids()?)
+    }
+
+    /// cgroup statistics (`docker stats`).
+    pub fn stats(&self, name: &str) -> Result<berth_cgroups::Stats> {
+        let rec = self.find(name)?;
+        if !rec.state.status.is_live() {
+            return Err(Error::State(format!("Container {} is not running", rec.id)));
+        }
+        Ok(berth_runtime::Container::load(&self.runtime_root(), &rec.id)?.stats()?)
+    }
+}

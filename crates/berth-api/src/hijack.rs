@@ -1,0 +1,122 @@
+//! Hijacked connections: `POST /containers/{id}/attach` and `POST /exec/{id}/start` answer
+//! `101 UPGRADED` and then carry the process's stdio both ways, spliced to its shim.
+
+use crate::error::{ApiError, ApiResult};
+use crate::{blocking, Eng};
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+use serde::Deserialize;
+use std::collections::HashMap;
+
+fn flag(q: &HashMap<String, String>, k: &str) -> bool {
+    matches!(q.get(k).map(String::as_str), Some("1" | "true" | "True"))
+}
+
+/// The 101 response, and once the client has the raw connection, the splice.
+/// The shim stream may come later: a created container's attach is served once it starts,
+/// and docker's CLI starts it only after this 101 arrives.
+type ShimRx = std::sync::mpsc::Receiver<berth_engine::Result<std::os::unix::net::UnixStream>>;
+
+fn upgrade(mut req: Request, tty: bool, shim: ShimRx) -> Response {
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else { return };
+        let Ok(Ok(Ok(shim))) = tokio::task::spawn_blocking(move || shim.recv()).await else {
+            return;
+        };
+        if shim.set_nonblocking(true).is_err() {
+            return;
+        }
+        let Ok(shim) = tokio::net::UnixStream::from_std(shim) else { return };
+        let (mut sr, mut sw) = tokio::io::split(shim);
+        let (mut cr, mut cw) = tokio::io::split(TokioIo::new(upgraded));
+        let to_shim = tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut cr, &mut sw).await;
+            let _ = tokio::io::AsyncWriteExt::shutdown(&mut sw).await;
+        });
+        // The output side decides when we are done; stdin may stay open forever.
+        let _ = tokio::io::copy(&mut sr, &mut cw).await;
+        let _ = tokio::io::AsyncWriteExt::shutdown(&mut cw).await;
+        to_shim.abort();
+    });
+    let ctype = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    let upgrading = req.headers().contains_key(header::UPGRADE);
+    let mut b = Response::builder().header(header::CONTENT_TYPE, ctype);
+    b = if upgrading {
+        b.status(StatusCode::SWITCHING_PROTOCOLS)
+            .header(header::CONNECTION, "Upgrade")
+            .header(header::UPGRADE, "tcp")
+    } else {
+        b.status(StatusCode::OK)
+    };
+    b.body(Body::empty()).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+pub async fn attach(
+    State(eng): State<Eng>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    req: Request,
+) -> ApiResult<Response> {
+    let (stdin, stdout, stderr) = (flag(&q, "stdin"), flag(&q, "stdout"), flag(&q, "stderr"));
+    let name = id.clone();
+    let (tty, rx) = blocking(&eng, move |e| {
+        let rec = e.find(&name)?;
+        Ok((rec.config.tty, e.attach_when_started(&name, stdin, stdout, stderr)?))
+    })
+    .await?;
+    let _ = id;
+    Ok(upgrade(req, tty, rx))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecStart {
+    detach: bool,
+    tty: bool,
+}
+
+pub async fn exec_start(
+    State(eng): State<Eng>,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+    let opts: ExecStart = if bytes.is_empty() {
+        ExecStart::default()
+    } else {
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad(e.to_string()))?
+    };
+    let req = Request::from_parts(parts, Body::empty());
+    let detach = opts.detach;
+    let (tty, shim) = blocking(&eng, move |e| {
+        let ex = e.exec_get(&id)?;
+        let dir = e.exec_start(&id)?;
+        let c = &ex.config;
+        let shim = if detach {
+            None
+        } else {
+            Some(e.attach_dir(&dir, c.attach_stdin, c.attach_stdout, c.attach_stderr)?)
+        };
+        Ok((c.tty || opts.tty, shim))
+    })
+    .await?;
+    match shim {
+        None => Ok(StatusCode::OK.into_response()),
+        Some(s) => {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let _ = tx.send(Ok(s));
+            Ok(upgrade(req, tty, rx))
+        }
+    }
+}

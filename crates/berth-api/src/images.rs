@@ -1,0 +1,397 @@
+//! `/images/...`: list, inspect, history, tag, remove, pull and import (`/images/create`),
+//! push, load and save, with docker's JSON progress lines.
+
+use crate::containers::{filters, flag};
+use crate::error::{ApiError, ApiResult};
+use crate::inspect::unix_secs;
+use crate::stream::{blocking_body, Sink};
+use crate::{blocking, Eng};
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use berth_engine::Image;
+use berth_image::registry::{BasicAuth, BlobOutcome, Options, Progress};
+use berth_image::{Digest, Platform, Reference};
+use futures_util::TryStreamExt;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+type Q = Query<HashMap<String, String>>;
+
+pub fn summary(i: &Image) -> Value {
+    json!({
+        "Id": i.id.to_string(), "ParentId": "", "RepoTags": i.repo_tags, "RepoDigests": [],
+        "Created": unix_secs(i.created()), "Size": i.size, "SharedSize": -1, "VirtualSize": i.size,
+        "Labels": i.container_config().labels.unwrap_or_default(), "Containers": -1,
+    })
+}
+
+fn inspect_json(i: &Image) -> Value {
+    let c = &i.config;
+    json!({
+        "Id": i.id.to_string(), "RepoTags": i.repo_tags, "RepoDigests": [], "Parent": "", "Comment": "",
+        "Created": i.created(), "DockerVersion": "", "Author": c["author"].as_str().unwrap_or(""),
+        "Config": c["config"], "Architecture": c["architecture"], "Os": c["os"],
+        "Size": i.size, "VirtualSize": i.size,
+        "GraphDriver": {"Name": "overlay2", "Data": null},
+        "RootFS": {"Type": "layers", "Layers": c["rootfs"]["diff_ids"]},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+    })
+}
+
+fn history_json(i: &Image) -> Value {
+    let mut out: Vec<Value> = i.config["history"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|h| {
+            json!({"Id": "<missing>", "Created": unix_secs(h["created"].as_str().unwrap_or("")),
+                   "CreatedBy": h["created_by"].as_str().unwrap_or(""), "Tags": null, "Size": 0,
+                   "Comment": h["comment"].as_str().unwrap_or("")})
+        })
+        .collect();
+    out.reverse();
+    if let Some(first) = out.first_mut() {
+        first["Id"] = json!(i.id.to_string());
+        first["Tags"] = json!(i.repo_tags);
+        first["Size"] = json!(i.size);
+    }
+    Value::Array(out)
+}
+
+pub async fn list(State(eng): State<Eng>, q: Q) -> ApiResult<Json<Value>> {
+    let f = filters(&q)?;
+    blocking(&eng, move |e| {
+        let imgs = e.images.list()?;
+        let out = imgs
+            .iter()
+            .filter(|i| {
+                f.get("reference").is_none_or(|refs| {
+                    refs.iter().any(|r| i.repo_tags.iter().any(|t| t == r || t.split(':').next() == Some(r.as_str())))
+                })
+            })
+            .map(summary)
+            .collect();
+        Ok(Json(Value::Array(out)))
+    })
+    .await
+}
+
+/// GET `/images/{name}/json` and `/images/{name}/history` (names contain slashes).
+pub async fn by_name(State(eng): State<Eng>, Path(rest): Path<String>) -> ApiResult<Json<Value>> {
+    let (name, what) = rest.rsplit_once('/').ok_or_else(|| ApiError::bad("unknown image endpoint"))?;
+    let (name, what) = (name.to_string(), what.to_string());
+    blocking(&eng, move |e| {
+        let i = e.images.resolve(&name)?;
+        match what.as_str() {
+            "json" => Ok(Json(inspect_json(&i))),
+            "history" => Ok(Json(history_json(&i))),
+            _ => Err(ApiError::Status(StatusCode::NOT_FOUND, format!("page not found: {what}"))),
+        }
+    })
+    .await
+}
+
+fn auth_from(headers: &HeaderMap) -> Option<BasicAuth> {
+    use base64::Engine as _;
+    let raw = headers.get("X-Registry-Auth")?.to_str().ok()?;
+    let bytes = base64::engine::general_purpose::URL_SAFE
+        .decode(raw.trim())
+        .or_else(|_| base64::engine::general_purpose::STANDARD.decode(raw.trim()))
+        .ok()?;
+    let v: Value = serde_json::from_slice(&bytes).ok()?;
+    let username = v["username"].as_str().filter(|u| !u.is_empty())?.to_string();
+    Some(BasicAuth {
+        username,
+        password: v["password"].as_str().unwrap_or("").to_string(),
+    })
+}
+
+/// POST `/images/{name}/tag` and `/images/{name}/push`.
+pub async fn by_name_post(
+    State(eng): State<Eng>,
+    Path(rest): Path<String>,
+    q: Q,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let (name, what) = rest.rsplit_once('/').ok_or_else(|| ApiError::bad("unknown image endpoint"))?;
+    let name = name.to_string();
+    match what {
+        "tag" => {
+            let repo = q.get("repo").cloned().unwrap_or_default();
+            let tag = q.get("tag").cloned().filter(|t| !t.is_empty()).unwrap_or_else(|| "latest".into());
+            let n = name.clone();
+            blocking(&eng, move |e| Ok(e.images.tag(&n, &format!("{repo}:{tag}"))?)).await?;
+            eng.events.publish("image", "tag", &name, &[]);
+            Ok(StatusCode::CREATED.into_response())
+        }
+        "push" => {
+            let tag = q.get("tag").cloned().filter(|t| !t.is_empty());
+            let full = match tag {
+                Some(t) => format!("{name}:{t}"),
+                None => name.clone(),
+            };
+            let r = Reference::parse(&full).map_err(|e| ApiError::bad(e.to_string()))?;
+            let auth = auth_from(&headers);
+            let e = eng.clone();
+            let body = blocking_body(move |sink| {
+                let sink = Arc::new(Mutex::new(sink));
+                line(&sink, json!({"status": format!("The push refers to repository [{}]", r.repository())}));
+                let opts = options(&e, auth, &sink);
+                match berth_image::registry::push(&r, &e.images.store, &opts) {
+                    Ok(p) => line(&sink, json!({"status": format!("{}: digest: {} size: {}", r.tag().unwrap_or("latest"), p.manifest_digest, 0)})),
+                    Err(err) => line(&sink, json!({"errorDetail": {"message": err.to_string()}, "error": err.to_string()})),
+                }
+            });
+            Ok(json_stream(body))
+        }
+        _ => Err(ApiError::Status(StatusCode::NOT_FOUND, format!("page not found: {what}"))),
+    }
+}
+
+fn json_stream(body: Body) -> Response {
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .unwrap_or_default()
+}
+
+fn line(sink: &Mutex<Sink>, v: Value) {
+    if let Ok(s) = sink.lock() {
+        s.send(format!("{v}\r\n"));
+    }
+}
+
+/// docker's per-layer progress lines.
+struct JsonProgress(Arc<Mutex<Sink>>);
+
+fn short(d: &Digest) -> String {
+    d.hex()[..12].to_string()
+}
+
+impl Progress for JsonProgress {
+    fn started(&self, d: &Digest, total: u64) {
+        line(&self.0, json!({"status": "Downloading", "progressDetail": {"current": 0, "total": total}, "id": short(d)}));
+    }
+    fn finished(&self, d: &Digest, o: &BlobOutcome) {
+        let status = match o {
+            BlobOutcome::Fetched => "Download complete",
+            BlobOutcome::Pushed => "Pushed",
+            BlobOutcome::Exists => "Already exists",
+            BlobOutcome::Mounted(_) => "Mounted from another repository",
+        };
+        line(&self.0, json!({"status": status, "progressDetail": {}, "id": short(d)}));
+    }
+}
+
+fn options(e: &Eng, auth: Option<BasicAuth>, sink: &Arc<Mutex<Sink>>) -> Options {
+    Options {
+        insecure: e.cfg.insecure_registries.clone(),
+        auth,
+        progress: Arc::new(JsonProgress(sink.clone())),
+        ..Options::default()
+    }
+}
+
+/// POST `/images/create`: `fromImage` pulls, `fromSrc=-` imports the request body.
+pub async fn create(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Response> {
+    let headers = req.headers().clone();
+    if let Some(src) = q.get("fromSrc") {
+        if src != "-" {
+            return Err(ApiError::bad("only fromSrc=- (the request body) is supported"));
+        }
+        let repo = q.get("repo").cloned().filter(|r| !r.is_empty());
+        let tag = q.get("tag").cloned().filter(|t| !t.is_empty()).unwrap_or_else(|| "latest".into());
+        let changes: Vec<String> = q.get("changes").map(|c| c.lines().map(String::from).collect()).unwrap_or_default();
+        let reader = body_reader(req.into_body());
+        let e = eng.clone();
+        let loaded = tokio::task::spawn_blocking(move || -> ApiResult<String> {
+            let r = repo.map(|r| Reference::parse(&format!("{r}:{tag}"))).transpose().map_err(|e| ApiError::bad(e.to_string()))?;
+            let l = berth_image::archive::import(reader, &e.images.store, r.as_ref(), &changes)?;
+            Ok(l.config_digest.to_string())
+        })
+        .await??;
+        return Ok(json_stream(Body::from(format!("{}\r\n", json!({"status": loaded})))));
+    }
+    let image = q.get("fromImage").cloned().ok_or_else(|| ApiError::bad("fromImage or fromSrc is required"))?;
+    let tag = q.get("tag").cloned().filter(|t| !t.is_empty());
+    let full = match tag {
+        Some(t) if t.starts_with("sha256:") => format!("{image}@{t}"),
+        Some(t) => format!("{image}:{t}"),
+        None => image.clone(),
+    };
+    let r = Reference::parse(&full).map_err(|e| ApiError::bad(format!("invalid reference format: {e}")))?;
+    let platform = match q.get("platform").filter(|p| !p.is_empty()) {
+        Some(p) => Platform::parse(p)?,
+        None => Platform::host(),
+    };
+    let auth = auth_from(&headers);
+    let e = eng.clone();
+    let body = blocking_body(move |sink| {
+        let sink = Arc::new(Mutex::new(sink));
+        line(&sink, json!({"status": format!("Pulling from {}", r.familiar_name()), "id": r.tag().unwrap_or("latest")}));
+        let opts = options(&e, auth, &sink);
+        match berth_image::registry::pull(&r, &e.images.store, &platform, &opts) {
+            Ok(p) => {
+                line(&sink, json!({"status": format!("Digest: {}", p.manifest_digest)}));
+                line(&sink, json!({"status": format!("Status: Downloaded newer image for {}", r.familiar())}));
+                e.events.publish("image", "pull", &r.familiar(), &[]);
+            }
+            Err(err) => line(&sink, json!({"errorDetail": {"message": err.to_string()}, "error": err.to_string()})),
+        }
+    });
+    Ok(json_stream(body))
+}
+
+/// The request body as a blocking reader (for archives too big to hold).
+fn body_reader(body: Body) -> impl std::io::Read + Send + 'static {
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    tokio_util_reader(stream)
+}
+
+fn tokio_util_reader(
+    stream: impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + Send + 'static,
+) -> impl std::io::Read + Send + 'static {
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<axum::body::Bytes, std::io::Error>>(8);
+    tokio::spawn(async move {
+        let mut s = std::pin::pin!(stream);
+        while let Some(chunk) = futures_util::StreamExt::next(&mut s).await {
+            if tx.send(chunk).is_err() {
+                return;
+            }
+        }
+    });
+    ChanReader { rx, cur: axum::body::Bytes::new() }
+}
+
+struct ChanReader {
+    rx: std::sync::mpsc::Receiver<Result<axum::body::Bytes, std::io::Error>>,
+    cur: axum::body::Bytes,
+}
+
+impl std::io::Read for ChanReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.recv() {
+                Ok(Ok(b)) => self.cur = b,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur[..n]);
+        self.cur = self.cur.slice(n..);
+        Ok(n)
+    }
+}
+
+/// POST `/images/load`: a docker-archive or OCI layout tar in the body.
+pub async fn load(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Response> {
+    let quiet = flag(&q, "quiet");
+    let reader = body_reader(req.into_body());
+    let e = eng.clone();
+    let loaded = tokio::task::spawn_blocking(move || -> ApiResult<Vec<String>> {
+        let imgs = berth_image::archive::load(reader, &e.images.store)?;
+        Ok(imgs
+            .iter()
+            .map(|i| match &i.reference {
+                Some(r) => format!("Loaded image: {}", r.familiar()),
+                None => format!("Loaded image ID: {}", i.config_digest),
+            })
+            .collect())
+    })
+    .await??;
+    let mut out = String::new();
+    if !quiet || true {
+        for l in loaded {
+            out.push_str(&format!("{}\r\n", json!({"stream": format!("{l}\n")})));
+        }
+    }
+    Ok(json_stream(Body::from(out)))
+}
+
+/// GET `/images/get?names=a&names=b`: a docker-archive tar.
+pub async fn save(State(eng): State<Eng>, req: Request) -> ApiResult<Response> {
+    let names: Vec<String> = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter_map(|kv| kv.strip_prefix("names="))
+        .map(|v| percent_decode(v))
+        .collect();
+    if names.is_empty() {
+        return Err(ApiError::bad("no image names given"));
+    }
+    let refs = blocking(&eng, move |e| {
+        names
+            .iter()
+            .map(|n| {
+                e.images.resolve(n)?;
+                Reference::parse(n).map_err(|e| ApiError::bad(e.to_string()))
+            })
+            .collect::<ApiResult<Vec<_>>>()
+    })
+    .await?;
+    let e = eng.clone();
+    let body = blocking_body(move |sink| {
+        let _ = berth_image::archive::save(&e.images.store, &refs, berth_image::ArchiveFormat::Docker, sink);
+    });
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-tar")
+        .body(body)
+        .unwrap_or_default())
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' if i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 => {
+                let h = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                match h {
+                    Some(v) => {
+                        out.push(v);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub async fn remove(State(eng): State<Eng>, Path(rest): Path<String>, q: Q) -> ApiResult<Json<Value>> {
+    let force = flag(&q, "force");
+    blocking(&eng, move |e| {
+        let out = e.images.remove(&rest, force, |id| e.image_user(&id.to_string()))?;
+        Ok(Json(Value::Array(out.into_iter().map(|(k, v)| json!({ k: v })).collect())))
+    })
+    .await
+}
+
+pub async fn prune(State(eng): State<Eng>) -> ApiResult<Json<Value>> {
+    blocking(&eng, |e| {
+        e.images.gc()?;
+        Ok(Json(json!({"ImagesDeleted": [], "SpaceReclaimed": 0})))
+    })
+    .await
+}

@@ -1,0 +1,159 @@
+//! `/_ping`, `/version`, `/info`, `/events`, `/system/df`.
+
+use crate::error::{ApiError, ApiResult};
+use crate::stream::blocking_body;
+use crate::{blocking, Eng, API_VERSION, MIN_API_VERSION};
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use berth_engine::Status;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+
+pub async fn ping() -> Response {
+    Response::builder()
+        .header("API-Version", API_VERSION)
+        .header("Docker-Experimental", "false")
+        .header("Ostype", "linux")
+        .header("Builder-Version", "1")
+        .header(header::CACHE_CONTROL, "no-cache, no-store, must-revalidate")
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .body("OK".into())
+        .unwrap_or_default()
+}
+
+fn kernel() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    }
+}
+
+pub async fn version() -> Json<Value> {
+    let v = env!("CARGO_PKG_VERSION");
+    Json(json!({
+        "Platform": {"Name": "berth"},
+        "Components": [{"Name": "Engine", "Version": v, "Details": {"ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION, "Os": "linux", "Arch": arch(), "KernelVersion": kernel()}}],
+        "Version": v, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": "", "GoVersion": "rust", "Os": "linux", "Arch": arch(), "KernelVersion": kernel(),
+        "BuildTime": "",
+    }))
+}
+
+pub async fn info(State(eng): State<Eng>) -> ApiResult<Json<Value>> {
+    blocking(&eng, |e| {
+        let list = e.list();
+        let count = |f: &dyn Fn(Status) -> bool| list.iter().filter(|c| f(c.state.status)).count();
+        let images = e.images.list()?.len();
+        let mem = std::fs::read_to_string("/proc/meminfo")
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:").and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<u64>().ok()))
+            .unwrap_or(0)
+            * 1024;
+        let cgv = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" };
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        Ok(Json(json!({
+            "ID": "berth", "Containers": list.len(),
+            "ContainersRunning": count(&|s| s == Status::Running),
+            "ContainersPaused": count(&|s| s == Status::Paused),
+            "ContainersStopped": count(&|s| !s.is_live()),
+            "Images": images, "Driver": "overlay2", "DriverStatus": [],
+            "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "none"], "Log": ["json-file"]},
+            "MemoryLimit": true, "SwapLimit": false, "CpuCfsPeriod": true, "CpuCfsQuota": true,
+            "CPUShares": true, "CPUSet": true, "PidsLimit": true, "IPv4Forwarding": true,
+            "Debug": false, "NFd": 0, "NGoroutines": 0, "SystemTime": berth_engine::now(),
+            "LoggingDriver": "json-file", "CgroupDriver": "cgroupfs", "CgroupVersion": cgv,
+            "NEventsListener": 0, "KernelVersion": kernel(), "OperatingSystem": "berth", "OSVersion": "",
+            "OSType": "linux", "Architecture": std::env::consts::ARCH,
+            "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            "MemTotal": mem, "DockerRootDir": e.cfg.data_root, "Name": host.trim(),
+            "Labels": [], "ExperimentalBuild": false, "ServerVersion": env!("CARGO_PKG_VERSION"),
+            "Runtimes": {"berth": {"path": "berth"}}, "DefaultRuntime": "berth",
+            "Swarm": {"LocalNodeState": "inactive", "ControlAvailable": false, "NodeID": "", "NodeAddr": ""},
+            "LiveRestoreEnabled": true, "Isolation": "", "InitBinary": "",
+            "SecurityOptions": ["name=seccomp,profile=builtin"], "Warnings": null,
+        })))
+    })
+    .await
+}
+
+/// `/events`: live events as JSON lines, optionally filtered by type, container or event.
+pub async fn events(State(eng): State<Eng>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Response> {
+    let f = crate::containers::filters(&q)?;
+    let until: Option<i64> = q.get("until").and_then(|u| u.split('.').next()?.parse().ok());
+    let rx = eng.events.subscribe();
+    let body = blocking_body(move |sink| loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(500)) {
+            Ok(ev) => {
+                let ok = f.iter().all(|(k, vals)| {
+                    vals.iter().any(|v| match k.as_str() {
+                        "type" => &ev.typ == v,
+                        "event" => &ev.action == v,
+                        "container" => ev.actor.id.starts_with(v.as_str()) || ev.actor.attributes.get("name") == Some(v),
+                        _ => true,
+                    })
+                });
+                if ok {
+                    let line = format!("{}\n", serde_json::to_string(&ev).unwrap_or_default());
+                    if !sink.send(line) {
+                        return;
+                    }
+                }
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                if sink.closed() {
+                    return;
+                }
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                if until.is_some_and(|u| now >= u) {
+                    return;
+                }
+            }
+            Err(_) => return,
+        }
+    });
+    Ok(Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .unwrap_or_default())
+}
+
+pub async fn df(State(eng): State<Eng>) -> ApiResult<Json<Value>> {
+    blocking(&eng, |e| {
+        let containers: Vec<Value> = e.list().iter().map(crate::inspect::summary).collect();
+        let images: Vec<Value> = e.images.list()?.iter().map(crate::images::summary).collect();
+        let volumes: Vec<Value> = e
+            .volume_list()?
+            .into_iter()
+            .map(|v| {
+                let size = berth_engine::du(std::path::Path::new(&v.mountpoint));
+                let mut j = serde_json::to_value(&v).unwrap_or_default();
+                j["UsageData"] = json!({"Size": size, "RefCount": 0});
+                j
+            })
+            .collect();
+        Ok(Json(json!({"LayersSize": 0, "Images": images, "Containers": containers, "Volumes": volumes, "BuildCache": []})))
+    })
+    .await
+}
+
+pub async fn auth() -> ApiResult<Response> {
+    Err(ApiError::Status(StatusCode::NOT_IMPLEMENTED, "login through the daemon is not supported yet; use `berth login`".into()))
+}
+
+pub async fn not_implemented() -> Response {
+    StatusCode::NOT_IMPLEMENTED.into_response()
+}

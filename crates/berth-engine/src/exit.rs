@@ -1,0 +1,165 @@
+//! What happens when a container's process ends: the shim's answer is collected, the
+//! runtime state, network attachment and rootfs mount go, the exit is recorded, and the
+//! restart policy or `--rm` applies. Also `recover`: the same bookkeeping for whatever
+//! happened while the daemon was not running.
+
+use crate::container::{ContainerRecord, Status};
+use crate::engine::Engine;
+use berth_shim::ExitInfo;
+use std::sync::Arc;
+use std::time::Duration;
+
+impl Engine {
+    /// Watch a running container from a small thread blocked on its shim.
+    pub(crate) fn monitor(self: &Arc<Self>, id: &str) {
+        let me = Arc::clone(self);
+        let id = id.to_string();
+        let dir = self.container_dir(&id);
+        let spawned = std::thread::Builder::new()
+            .name("monitor".into())
+            .spawn(move || {
+                let info = berth_shim::Client::connect(&dir)
+                    .and_then(|c| c.wait())
+                    .ok()
+                    .or_else(|| berth_shim::read_exit(&dir).ok().flatten())
+                    .unwrap_or_else(|| lost_shim());
+                me.handle_exit(&id, info);
+            });
+        if spawned.is_err() {
+            // No thread to spare: the next daemon start will collect the exit.
+        }
+    }
+
+    /// Record an exit and act on it.
+    pub(crate) fn handle_exit(self: &Arc<Self>, id: &str, info: ExitInfo) {
+        self.undo_start(id);
+        let Ok(rec) = self.update(id, |r| {
+            r.state.status = Status::Exited;
+            r.state.exit_code = info.exit_code;
+            r.state.oom_killed = info.oom_killed;
+            r.state.finished_at = info.finished_at.clone();
+            r.state.pid = 0;
+            r.net = None;
+            r.ports.clear();
+        }) else {
+            return;
+        };
+        if info.oom_killed {
+            self.emit(&rec, "oom");
+        }
+        let code = info.exit_code.to_string();
+        self.events.publish(
+            "container",
+            "die",
+            &rec.id,
+            &[("exitCode", &code), ("image", &rec.image), ("name", &rec.name)],
+        );
+        if self.should_restart(&rec) {
+            let _ = self.update(id, |r| {
+                r.state.status = Status::Restarting;
+                r.restart_count += 1;
+            });
+            let me = Arc::clone(self);
+            let id = id.to_string();
+            let delay = Duration::from_millis(100 << rec.restart_count.min(8));
+            let _ = std::thread::Builder::new()
+                .spawn(move || {
+                    std::thread::sleep(delay);
+                    match me.find(&id) {
+                        Ok(r) if r.state.status == Status::Restarting => {
+                            let _ = me.start(&id);
+                        }
+                        _ => {}
+                    }
+                });
+        } else if rec.host_config.auto_remove {
+            let _ = self.remove(id, true, true);
+        }
+    }
+
+    fn should_restart(&self, rec: &ContainerRecord) -> bool {
+        if rec.state.manually_stopped {
+            return false;
+        }
+        let p = &rec.host_config.restart_policy;
+        match p.name.as_str() {
+            "always" | "unless-stopped" => true,
+            "on-failure" => {
+                rec.state.exit_code != 0
+                    && (p.maximum_retry_count <= 0
+                        || i64::from(rec.restart_count) < p.maximum_retry_count)
+            }
+            _ => false,
+        }
+    }
+
+    /// Bring records in line with reality after a start: finish or undo half-done
+    /// creates, starts and removes; re-attach to live shims; collect exits that happened
+    /// while no daemon was listening.
+    pub(crate) fn recover(self: &Arc<Self>) -> crate::Result<()> {
+        let mut live_requests = Vec::new();
+        for rec in self.list() {
+            let id = rec.id.clone();
+            match rec.state.status {
+                Status::Creating => {
+                    let _ = std::fs::remove_dir_all(self.container_dir(&id));
+                    self.forget(&id)?;
+                }
+                Status::Removing => {
+                    let _ = self.finish_remove(&rec, false);
+                }
+                Status::Starting | Status::Running | Status::Paused | Status::Restarting => {
+                    let dir = self.container_dir(&id);
+                    let runtime = berth_runtime::Container::load(&self.runtime_root(), &id).ok();
+                    let running = runtime.as_ref().is_some_and(|c| {
+                        matches!(
+                            c.status(),
+                            berth_runtime::Status::Running | berth_runtime::Status::Paused
+                        )
+                    });
+                    let shim = berth_shim::Client::connect(&dir).is_ok();
+                    if running && shim && rec.state.status != Status::Starting {
+                        if let Some(att) = &rec.net {
+                            if let Ok(ip) = att.ip.parse() {
+                                self.net.hold(&att.network, ip);
+                            }
+                            if let Ok(req) = self.net.request_for(&id, att, &rec.ports) {
+                                live_requests.push(req);
+                            }
+                        }
+                        self.monitor(&id);
+                    } else if rec.state.status == Status::Starting {
+                        // The start never finished: take everything down again.
+                        self.undo_start(&id);
+                        let never = rec.state.started_at.is_empty();
+                        self.update(&id, |r| {
+                            r.state.status = if never { Status::Created } else { Status::Exited };
+                            r.state.pid = 0;
+                            r.net = None;
+                            r.ports.clear();
+                            r.state.error = "the daemon stopped while starting the container".into();
+                        })?;
+                    } else {
+                        let info = berth_shim::read_exit(&dir).ok().flatten().unwrap_or_else(lost_shim);
+                        self.handle_exit(&id, info);
+                    }
+                }
+                Status::Created | Status::Exited | Status::Dead => {
+                    self.undo_start(&id);
+                }
+            }
+        }
+        let networks: Vec<_> = self.net.list().into_iter().map(|n| n.net).collect();
+        berth_net::restore_elements(&networks, &live_requests, &self.cfg.nft_table)?;
+        Ok(())
+    }
+}
+
+/// The exit of a container whose shim vanished without a word (killed with the host).
+fn lost_shim() -> ExitInfo {
+    ExitInfo {
+        exit_code: 137,
+        oom_killed: false,
+        finished_at: crate::now(),
+    }
+}

@@ -1,0 +1,298 @@
+//! The OCI runtime spec (config.json) for a container: docker's defaults (capabilities,
+//! mounts, masked paths, devices) with the user's choices from Config and HostConfig.
+
+use crate::container::ContainerRecord;
+use crate::error::{Error, Result};
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// docker's default capability set.
+const DEFAULT_CAPS: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// Every capability Linux 6.x knows.
+const ALL_CAPS: [&str; 41] = [
+    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
+    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
+    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
+    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
+    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
+    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+];
+
+/// Everything the spec needs besides the record.
+pub struct SpecInputs<'a> {
+    pub rootfs: &'a Path,
+    /// (source, destination, read-only) binds, etc files included.
+    pub binds: Vec<(String, String, bool)>,
+    /// tmpfs destinations with their options.
+    pub tmpfs: Vec<(String, String)>,
+    /// Join this network namespace (container:<x> mode); None with `new_netns` makes one.
+    pub netns_path: Option<String>,
+    pub new_netns: bool,
+    pub uid: u32,
+    pub gid: u32,
+    pub additional_gids: Vec<u32>,
+}
+
+/// The capability list after `--cap-add` and `--cap-drop` (`ALL` understood).
+pub fn capabilities(add: &[String], drop: &[String], privileged: bool) -> Result<Vec<String>> {
+    let norm = |c: &str| {
+        let u = c.to_ascii_uppercase();
+        if u.starts_with("CAP_") {
+            u
+        } else {
+            format!("CAP_{u}")
+        }
+    };
+    let all: Vec<String> = ALL_CAPS.iter().map(|c| format!("CAP_{c}")).collect();
+    let mut caps: Vec<String> = if privileged || add.iter().any(|c| norm(c) == "CAP_ALL") {
+        all.clone()
+    } else {
+        DEFAULT_CAPS.iter().map(|s| s.to_string()).collect()
+    };
+    for c in add.iter().map(|c| norm(c)).filter(|c| c != "CAP_ALL") {
+        if !all.contains(&c) {
+            return Err(Error::Invalid(format!("invalid capability: {c}")));
+        }
+        if !caps.contains(&c) {
+            caps.push(c);
+        }
+    }
+    if drop.iter().any(|c| norm(c) == "CAP_ALL") {
+        caps.retain(|c| add.iter().any(|a| norm(a) == *c));
+    }
+    for c in drop.iter().map(|c| norm(c)) {
+        if c != "CAP_ALL" && !all.contains(&c) {
+            return Err(Error::Invalid(format!("invalid capability: {c}")));
+        }
+        caps.retain(|x| *x != c);
+    }
+    Ok(caps)
+}
+
+pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
+    let cfg = &rec.config;
+    let hc = &rec.host_config;
+    let mut args = vec![rec.path.clone()];
+    args.extend(rec.args.iter().cloned());
+    let mut env = cfg.env.clone().unwrap_or_default();
+    if !env.iter().any(|e| e.starts_with("PATH=")) {
+        env.insert(
+            0,
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into(),
+        );
+    }
+    if !env.iter().any(|e| e.starts_with("HOSTNAME=")) {
+        env.push(format!("HOSTNAME={}", hostname(rec)));
+    }
+    if cfg.tty && !env.iter().any(|e| e.starts_with("TERM=")) {
+        env.push("TERM=xterm".into());
+    }
+    let caps = capabilities(
+        hc.cap_add.as_deref().unwrap_or_default(),
+        hc.cap_drop.as_deref().unwrap_or_default(),
+        hc.privileged,
+    )?;
+    let no_new_privs = hc
+        .security_opt
+        .iter()
+        .flatten()
+        .any(|o| matches!(o.as_str(), "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"));
+    let cwd = if cfg.working_dir.is_empty() { "/" } else { &cfg.working_dir };
+
+    let mut mounts = vec![
+        json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
+        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
+        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}),
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
+        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", if hc.shm_size > 0 { hc.shm_size } else { 64 << 20 })]}),
+    ];
+    for (src, dst, ro) in &inp.binds {
+        let mut opts = vec!["rbind", "rprivate"];
+        if *ro {
+            opts.push("ro");
+        }
+        mounts.push(json!({"destination": dst, "type": "bind", "source": src, "options": opts}));
+    }
+    for (dst, o) in &inp.tmpfs {
+        let mut opts = vec!["nosuid".to_string(), "nodev".to_string(), "noexec".to_string()];
+        opts.extend(o.split(',').filter(|s| !s.is_empty()).map(str::to_string));
+        mounts.push(json!({"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": opts}));
+    }
+
+    let mut namespaces = vec![
+        json!({"type": "pid"}),
+        json!({"type": "ipc"}),
+        json!({"type": "uts"}),
+        json!({"type": "mount"}),
+        json!({"type": "cgroup"}),
+    ];
+    if let Some(p) = &inp.netns_path {
+        namespaces.push(json!({"type": "network", "path": p}));
+    } else if inp.new_netns {
+        namespaces.push(json!({"type": "network"}));
+    }
+
+    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
+    let mut memory = serde_json::Map::new();
+    if hc.memory > 0 {
+        memory.insert("limit".into(), json!(hc.memory));
+    }
+    if hc.memory_reservation > 0 {
+        memory.insert("reservation".into(), json!(hc.memory_reservation));
+    }
+    if hc.memory_swap > 0 {
+        memory.insert("swap".into(), json!(hc.memory_swap));
+    }
+    if !memory.is_empty() {
+        resources["memory"] = Value::Object(memory);
+    }
+    let mut cpu = serde_json::Map::new();
+    if hc.nano_cpus > 0 {
+        cpu.insert("period".into(), json!(100_000));
+        cpu.insert("quota".into(), json!(hc.nano_cpus / 10_000));
+    }
+    if hc.cpu_quota > 0 {
+        cpu.insert("quota".into(), json!(hc.cpu_quota));
+    }
+    if hc.cpu_period > 0 {
+        cpu.insert("period".into(), json!(hc.cpu_period));
+    }
+    if hc.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(hc.cpu_shares));
+    }
+    if !hc.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), json!(hc.cpuset_cpus));
+    }
+    if !hc.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), json!(hc.cpuset_mems));
+    }
+    if !cpu.is_empty() {
+        resources["cpu"] = Value::Object(cpu);
+    }
+    if let Some(p) = hc.pids_limit.filter(|p| *p > 0) {
+        resources["pids"] = json!({"limit": p});
+    }
+
+    let mut spec = json!({
+        "ociVersion": "1.2.0",
+        "process": {
+            "terminal": cfg.tty,
+            "user": {"uid": inp.uid, "gid": inp.gid, "additionalGids": inp.additional_gids},
+            "args": args,
+            "env": env,
+            "cwd": cwd,
+            "capabilities": {
+                "bounding": caps, "effective": caps, "permitted": caps,
+            },
+            "noNewPrivileges": no_new_privs,
+        },
+        "root": {"path": inp.rootfs, "readonly": hc.readonly_rootfs},
+        "hostname": hostname(rec),
+        "mounts": mounts,
+        "linux": {
+            "namespaces": namespaces,
+            "resources": resources,
+            "cgroupsPath": format!("/berth/{}", rec.id),
+            "maskedPaths": [
+                "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                "/sys/firmware", "/sys/devices/virtual/powercap"
+            ],
+            "readonlyPaths": [
+                "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
+            ],
+        },
+    });
+    if hc.privileged {
+        spec["linux"]["maskedPaths"] = json!([]);
+        spec["linux"]["readonlyPaths"] = json!([]);
+        spec["linux"]["resources"]["devices"] = json!([{"allow": true, "access": "rwm"}]);
+    }
+    if !cfg.domainname.is_empty() {
+        spec["domainname"] = json!(cfg.domainname);
+    }
+    Ok(spec)
+}
+
+/// The container's hostname: `-h`, else the short id.
+pub fn hostname(rec: &ContainerRecord) -> String {
+    if rec.config.hostname.is_empty() {
+        rec.short_id().to_string()
+    } else {
+        rec.config.hostname.clone()
+    }
+}
+
+/// `-u`: `uid[:gid]` or `name[:group]` resolved in the container's /etc/passwd and
+/// /etc/group. Returns uid, gid and the user's supplementary groups.
+pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
+    if user.is_empty() {
+        return Ok((0, 0, Vec::new()));
+    }
+    let (u, g) = match user.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (user, None),
+    };
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
+    let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+    let (uid, mut gid, uname) = match u.parse::<u32>() {
+        Ok(n) => {
+            let row = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 3 && f[2] == u);
+            (n, row.as_ref().and_then(|f| f[3].parse().ok()).unwrap_or(0), row.map(|f| f[0].to_string()))
+        }
+        Err(_) => {
+            let f = passwd
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() > 3 && f[0] == u)
+                .ok_or_else(|| {
+                    Error::Invalid(format!("unable to find user {u}: no matching entries in passwd file"))
+                })?;
+            (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0), Some(u.to_string()))
+        }
+    };
+    if let Some(g) = g {
+        gid = match g.parse::<u32>() {
+            Ok(n) => n,
+            Err(_) => group
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() > 2 && f[0] == g)
+                .and_then(|f| f[2].parse().ok())
+                .ok_or_else(|| {
+                    Error::Invalid(format!("unable to find group {g}: no matching entries in group file"))
+                })?,
+        };
+    }
+    let mut extra = Vec::new();
+    if let Some(name) = uname {
+        for f in group.lines().map(|l| l.split(':').collect::<Vec<_>>()) {
+            if f.len() > 3 && f[3].split(',').any(|m| m == name) {
+                if let Ok(n) = f[2].parse::<u32>() {
+                    if n != gid {
+                        extra.push(n);
+                    }
+                }
+            }
+        }
+    }
+    Ok((uid, gid, extra))
+}

@@ -1,0 +1,211 @@
+//! Named volumes (the local driver: a directory under data-root/volumes) and the
+//! resolution of a container's `-v`, `--mount`, `--tmpfs` and image VOLUMEs into mounts.
+
+use crate::container::MountPoint;
+use crate::db::Table;
+use crate::engine::Engine;
+use crate::error::{Context, Error, Result};
+use crate::model::{ContainerConfig, HostConfig};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A volume as `docker volume inspect` shows it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Volume {
+    pub name: String,
+    pub driver: String,
+    pub mountpoint: String,
+    pub created_at: String,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+    pub scope: String,
+    /// Made for one container (image VOLUME or `-v /path`).
+    #[serde(default)]
+    pub anonymous: bool,
+}
+
+fn valid_volume_name(name: &str) -> bool {
+    crate::container::valid_name(name)
+}
+
+impl Engine {
+    fn volume_dir(&self, name: &str) -> PathBuf {
+        self.cfg.data_root.join("volumes").join(name)
+    }
+
+    /// `volume create`: idempotent for an existing name, as docker is.
+    pub fn volume_create(
+        &self,
+        name: Option<&str>,
+        labels: BTreeMap<String, String>,
+        anonymous: bool,
+    ) -> Result<Volume> {
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => n.to_string(),
+            None => crate::container::new_id(),
+        };
+        if !valid_volume_name(&name) {
+            return Err(Error::Invalid(format!(
+                "create {name}: \"{name}\" includes invalid characters for a local volume name, only \"[a-zA-Z0-9][a-zA-Z0-9_.-]\" are allowed. If you intended to pass a host directory, use absolute path"
+            )));
+        }
+        if let Some(v) = self.db.get::<Volume>(Table::Volumes, &name)? {
+            return Ok(v);
+        }
+        let data = self.volume_dir(&name).join("_data");
+        std::fs::create_dir_all(&data).ctx(|| format!("creating {}", data.display()))?;
+        let v = Volume {
+            name: name.clone(),
+            driver: "local".into(),
+            mountpoint: data.to_string_lossy().into_owned(),
+            created_at: crate::now(),
+            labels,
+            options: BTreeMap::new(),
+            scope: "local".into(),
+            anonymous,
+        };
+        self.db.put(Table::Volumes, &name, &v)?;
+        self.events.publish("volume", "create", &name, &[("driver", "local")]);
+        Ok(v)
+    }
+
+    pub fn volume_get(&self, name: &str) -> Result<Volume> {
+        self.db
+            .get(Table::Volumes, name)?
+            .ok_or_else(|| Error::NotFound(format!("get {name}: no such volume")))
+    }
+
+    pub fn volume_list(&self) -> Result<Vec<Volume>> {
+        Ok(self.db.list(Table::Volumes)?.into_iter().map(|(_, v)| v).collect())
+    }
+
+    /// Containers (ids) using a volume.
+    fn volume_users(&self, name: &str) -> Vec<String> {
+        self.lock()
+            .values()
+            .filter(|c| c.mounts.iter().any(|m| m.typ == "volume" && m.name == name))
+            .map(|c| c.id.clone())
+            .collect()
+    }
+
+    pub fn volume_remove(&self, name: &str, force: bool) -> Result<()> {
+        let v = match self.volume_get(name) {
+            Ok(v) => v,
+            Err(e) if force => return if matches!(e, Error::NotFound(_)) { Ok(()) } else { Err(e) },
+            Err(e) => return Err(e),
+        };
+        let users = self.volume_users(name);
+        if !users.is_empty() {
+            return Err(Error::Conflict(format!(
+                "remove {name}: volume is in use - [{}]",
+                users.join(", ")
+            )));
+        }
+        let dir = self.volume_dir(&v.name);
+        std::fs::remove_dir_all(&dir).or_else(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }
+        }).ctx(|| format!("removing {}", dir.display()))?;
+        self.db.delete(Table::Volumes, name)?;
+        self.events.publish("volume", "destroy", name, &[("driver", "local")]);
+        Ok(())
+    }
+
+    /// `volume prune`: unused anonymous volumes (all unused ones with `all`). Returns the
+    /// names removed and the bytes freed.
+    pub fn volume_prune(&self, all: bool) -> Result<(Vec<String>, u64)> {
+        let mut gone = Vec::new();
+        let mut bytes = 0;
+        for v in self.volume_list()? {
+            if (all || v.anonymous) && self.volume_users(&v.name).is_empty() {
+                bytes += crate::du(&self.volume_dir(&v.name));
+                self.volume_remove(&v.name, false)?;
+                gone.push(v.name);
+            }
+        }
+        Ok((gone, bytes))
+    }
+
+    /// The mounts a new container gets, volumes made as needed; tmpfs mounts apart.
+    pub(crate) fn resolve_mounts(
+        &self,
+        cfg: &ContainerConfig,
+        hc: &HostConfig,
+    ) -> Result<(Vec<MountPoint>, Vec<(String, String)>)> {
+        let mut out: Vec<MountPoint> = Vec::new();
+        let mut tmpfs: Vec<(String, String)> = Vec::new();
+        let check_dst = |d: &str| -> Result<()> {
+            if !d.starts_with('/') {
+                return Err(Error::Invalid(format!(
+                    "invalid mount config: mount path must be absolute: {d}"
+                )));
+            }
+            Ok(())
+        };
+        for b in hc.binds.iter().flatten() {
+            let parts: Vec<&str> = b.split(':').collect();
+            let (src, dst, opts) = match parts.as_slice() {
+                [d] => ("", *d, ""),
+                [s, d] => (*s, *d, ""),
+                [s, d, o] => (*s, *d, *o),
+                _ => return Err(Error::Invalid(format!("invalid volume specification: '{b}'"))),
+            };
+            check_dst(dst)?;
+            let rw = !opts.split(',').any(|o| o == "ro");
+            out.push(self.mount_point(src, dst, rw)?);
+        }
+        for m in hc.mounts.iter().flatten() {
+            check_dst(&m.target)?;
+            match m.typ.as_str() {
+                "bind" => {
+                    if !std::path::Path::new(&m.source).exists() {
+                        return Err(Error::Invalid(format!(
+                            "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                            m.source
+                        )));
+                    }
+                    out.push(self.mount_point(&m.source, &m.target, !m.read_only)?)
+                }
+                "volume" => out.push(self.mount_point(&m.source, &m.target, !m.read_only)?),
+                "tmpfs" => tmpfs.push((m.target.clone(), String::new())),
+                t => return Err(Error::Invalid(format!("mount type unknown: {t}"))),
+            }
+        }
+        for (dst, opts) in hc.tmpfs.iter().flatten() {
+            check_dst(dst)?;
+            tmpfs.push((dst.clone(), opts.clone()));
+        }
+        for dst in cfg.volumes.iter().flatten().map(|(k, _)| k) {
+            if !out.iter().any(|m| &m.destination == dst) && !tmpfs.iter().any(|t| &t.0 == dst) {
+                out.push(self.mount_point("", dst, true)?);
+            }
+        }
+        Ok((out, tmpfs))
+    }
+
+    /// One `-v` entry: an absolute source is a bind, a name a named volume, none an
+    /// anonymous volume.
+    fn mount_point(&self, src: &str, dst: &str, rw: bool) -> Result<MountPoint> {
+        if src.starts_with('/') {
+            return Ok(MountPoint {
+                typ: "bind".into(),
+                name: String::new(),
+                source: src.into(),
+                destination: dst.into(),
+                rw,
+                anonymous: false,
+            });
+        }
+        let anonymous = src.is_empty();
+        let v = self.volume_create(Some(src).filter(|s| !s.is_empty()), BTreeMap::new(), anonymous)?;
+        Ok(MountPoint {
+            typ: "volume".into(),
+            name: v.name,
+            source: v.mountpoint,
+            destination: dst.into(),
+            rw,
+            anonymous,
+        })
+    }
+}
