@@ -1,0 +1,227 @@
+//! Making the process: the state directory and control socket, the stdio pipes (or the pty
+//! received over the console socket), and the runtime's `create` or `exec` with the shim as
+//! the parent.
+
+use super::args::{Args, Mode};
+use super::log::JsonLog;
+use super::sys;
+use berth_cgroups::Cgroup;
+use berth_runtime::Container;
+use berth_shim::protocol::{CONSOLE_SOCKET, EXIT_FILE, LOG_FILE, PID_FILE, SOCKET};
+use berth_shim::{Context, Error, Result};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+
+/// The process, made, and what the serve loop needs of it.
+pub struct Launched {
+    pub pid: i32,
+    pub listener: UnixListener,
+    /// Output to read: (fd, stream) — stdout and stderr pipes, or the pty master as stdout.
+    pub outputs: Vec<(OwnedFd, u8)>,
+    /// Where attach input goes: the stdin pipe, or the pty master with `--stdin`.
+    pub stdin: Option<OwnedFd>,
+    pub pty: Option<OwnedFd>,
+    pub log: Option<JsonLog>,
+    pub cgroup: Option<Cgroup>,
+    pub oom_before: u64,
+}
+
+/// Prepare the state directory and make the process. On failure nothing is left: the files
+/// the shim made are removed, and the runtime removes what it made.
+pub fn launch(a: &Args) -> Result<Launched> {
+    let made_dir = !a.dir.exists();
+    std::fs::create_dir_all(&a.dir).ctx(|| format!("creating {}", a.dir.display()))?;
+    for stale in [SOCKET, CONSOLE_SOCKET, EXIT_FILE] {
+        let _ = std::fs::remove_file(a.dir.join(stale));
+    }
+    let r = launch_in(a);
+    let _ = std::fs::remove_file(a.dir.join(CONSOLE_SOCKET));
+    if r.is_err() {
+        let _ = std::fs::remove_file(a.dir.join(SOCKET));
+        let _ = std::fs::remove_file(a.dir.join(PID_FILE));
+        let log = a.dir.join(LOG_FILE);
+        if std::fs::metadata(&log).is_ok_and(|m| m.len() == 0) {
+            let _ = std::fs::remove_file(&log);
+        }
+        if made_dir {
+            let _ = std::fs::remove_dir(&a.dir);
+        }
+    }
+    r
+}
+
+fn launch_in(a: &Args) -> Result<Launched> {
+    let sock = a.dir.join(SOCKET);
+    let listener = UnixListener::bind(&sock).ctx(|| format!("binding {}", sock.display()))?;
+    listener
+        .set_nonblocking(true)
+        .ctx(|| "non-blocking control socket")?;
+    std::fs::write(a.dir.join(PID_FILE), std::process::id().to_string())
+        .ctx(|| "writing shim.pid")?;
+    let log = match &a.mode {
+        Mode::Start {
+            log_max_size,
+            log_max_file,
+            ..
+        } => Some(JsonLog::open(
+            &a.dir.join(LOG_FILE),
+            *log_max_size,
+            *log_max_file,
+        )?),
+        Mode::Exec { .. } => None,
+    };
+    let null = sys::dev_null()?;
+    let console_path = a.dir.join(CONSOLE_SOCKET);
+    let console = a
+        .tty
+        .then(|| UnixListener::bind(&console_path))
+        .transpose()
+        .ctx(|| format!("binding {}", console_path.display()))?;
+    if let Some(l) = &console {
+        // Accepted only after create/exec returned: the connection is queued by then.
+        l.set_nonblocking(true)
+            .ctx(|| "non-blocking console socket")?;
+    }
+
+    // The process's ends of the pipes (None: /dev/null) and ours.
+    let mut outputs = Vec::new();
+    let (mut child_in, mut child_out, mut child_err, mut stdin) = (None, None, None, None);
+    if !a.tty {
+        let (r, w) = sys::pipe()?;
+        sys::set_nonblocking(&r)?;
+        outputs.push((r, 1));
+        child_out = Some(w);
+        let (r, w) = sys::pipe()?;
+        sys::set_nonblocking(&r)?;
+        outputs.push((r, 2));
+        child_err = Some(w);
+        if a.stdin {
+            let (r, w) = sys::pipe()?;
+            sys::set_nonblocking(&w)?;
+            child_in = Some(r);
+            stdin = Some(w);
+        }
+    }
+    let (pid, cgroup, oom_before) = {
+        sys::ignore_sigpipe(false)?;
+        sys::set_stdio(
+            child_in.as_ref().unwrap_or(&null),
+            child_out.as_ref().unwrap_or(&null),
+            child_err.as_ref().unwrap_or(&null),
+        )?;
+        let r = make(a, console.as_ref().map(|_| console_path.as_path()));
+        sys::set_stdio(&null, &null, &null)?;
+        sys::ignore_sigpipe(true)?;
+        r?
+    };
+    drop((child_in, child_out, child_err));
+
+    let mut pty = None;
+    if let Some(l) = &console {
+        match receive_pty(l) {
+            Ok(master) => {
+                sys::set_nonblocking(&master)?;
+                let read = master.try_clone().ctx(|| "dup pty master")?;
+                if a.stdin {
+                    stdin = Some(master.try_clone().ctx(|| "dup pty master")?);
+                }
+                outputs.push((read, 1));
+                pty = Some(master);
+            }
+            Err(e) => {
+                undo(a, pid);
+                return Err(e);
+            }
+        }
+    }
+    Ok(Launched {
+        pid,
+        listener,
+        outputs,
+        stdin,
+        pty,
+        log,
+        cgroup,
+        oom_before,
+    })
+}
+
+/// Create the container or exec the process, with our stdio as its stdio; its pid, its
+/// cgroup and the OOM kills counted there so far.
+fn make(a: &Args, console: Option<&Path>) -> Result<(i32, Option<Cgroup>, u64)> {
+    match &a.mode {
+        Mode::Start { bundle, .. } => {
+            let pid = berth_runtime::create(&berth_runtime::CreateOpts {
+                root: &a.runtime_root,
+                id: &a.id,
+                bundle,
+                pid_file: None,
+                console_socket: console,
+            })?;
+            // The record (and its spec) is dropped at once: only the cgroup is kept.
+            let cgroup = Container::load(&a.runtime_root, &a.id)
+                .and_then(|c| c.cgroup())
+                .ok();
+            let before = oom_count(cgroup.as_ref());
+            Ok((pid, cgroup, before))
+        }
+        Mode::Exec { process } => {
+            let c = Container::load(&a.runtime_root, &a.id)?;
+            let text = std::fs::read(process).ctx(|| format!("reading {}", process.display()))?;
+            let mut p: oci_spec::runtime::Process = serde_json::from_slice(&text)
+                .map_err(|e| Error::Shim(format!("process file {}: {e}", process.display())))?;
+            p.set_terminal(Some(a.tty));
+            let cgroup = c.cgroup().ok();
+            let before = oom_count(cgroup.as_ref());
+            // Detached: the process is our child and exec returns once it has exec'd; its
+            // pid comes back through the pid file.
+            let pid_file = a.dir.join("exec.pid");
+            let r = berth_runtime::exec(
+                &c,
+                berth_runtime::ExecOpts {
+                    process: p,
+                    console_socket: console,
+                    detach: true,
+                    pid_file: Some(&pid_file),
+                },
+            );
+            let pid = std::fs::read_to_string(&pid_file);
+            let _ = std::fs::remove_file(&pid_file);
+            r?;
+            let pid = pid
+                .ctx(|| "reading the exec pid file")?
+                .trim()
+                .parse()
+                .map_err(|_| Error::Shim("bad exec pid file".into()))?;
+            Ok((pid, cgroup, before))
+        }
+    }
+}
+
+pub fn oom_count(cg: Option<&Cgroup>) -> u64 {
+    cg.and_then(|c| c.oom_kill_count().ok()).unwrap_or(0)
+}
+
+/// Accept the runtime's connection on the console socket (it is already queued: create and
+/// exec return only after the pty master was sent) and take the master from it.
+fn receive_pty(l: &UnixListener) -> Result<OwnedFd> {
+    let (conn, _) = l.accept().ctx(|| "accepting on the console socket")?;
+    sys::recv_fd(conn.as_raw_fd())
+}
+
+/// Take back a process made when the rest of the setup failed.
+fn undo(a: &Args, pid: i32) {
+    match a.mode {
+        Mode::Start { .. } => {
+            if let Ok(c) = Container::load(&a.runtime_root, &a.id) {
+                let _ = c.delete(true);
+            }
+        }
+        Mode::Exec { .. } => {
+            let p = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+}
