@@ -26,12 +26,16 @@ pub(crate) fn filters(q: &HashMap<String, String>) -> ApiResult<HashMap<String, 
     let Some(f) = q.get("filters").filter(|f| !f.is_empty()) else {
         return Ok(HashMap::new());
     };
-    let v: Value = serde_json::from_str(f).map_err(|e| ApiError::bad(format!("invalid filters: {e}")))?;
+    let v: Value =
+        serde_json::from_str(f).map_err(|e| ApiError::bad(format!("invalid filters: {e}")))?;
     let mut out = HashMap::new();
     if let Value::Object(m) = v {
         for (k, v) in m {
             let vals = match v {
-                Value::Array(a) => a.into_iter().filter_map(|x| x.as_str().map(String::from)).collect(),
+                Value::Array(a) => a
+                    .into_iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect(),
                 Value::Object(o) => o.into_iter().map(|(k, _)| k).collect(),
                 _ => Vec::new(),
             };
@@ -46,7 +50,11 @@ pub async fn create(State(eng): State<Eng>, q: Q, body: Bytes) -> ApiResult<Resp
         .map_err(|e| ApiError::bad(format!("invalid JSON in container create body: {e}")))?;
     let name = q.get("name").cloned();
     let rec = blocking(&eng, move |e| Ok(e.create(body, name.as_deref())?)).await?;
-    Ok((StatusCode::CREATED, Json(json!({"Id": rec.id, "Warnings": []}))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": rec.id, "Warnings": []})),
+    )
+        .into_response())
 }
 
 pub async fn list(State(eng): State<Eng>, q: Q) -> ApiResult<Json<Value>> {
@@ -57,7 +65,13 @@ pub async fn list(State(eng): State<Eng>, q: Q) -> ApiResult<Json<Value>> {
     let mut out = Vec::new();
     for r in recs {
         let status = r.state.status.docker();
-        if !all && !f.contains_key("status") && !matches!(r.state.status, Status::Running | Status::Paused | Status::Restarting | Status::Starting) {
+        if !all
+            && !f.contains_key("status")
+            && !matches!(
+                r.state.status,
+                Status::Running | Status::Paused | Status::Restarting | Status::Starting
+            )
+        {
             continue;
         }
         let ok = f.iter().all(|(k, vals)| {
@@ -107,16 +121,26 @@ pub async fn start(State(eng): State<Eng>, Path(id): Path<String>) -> ApiResult<
 }
 
 fn timeout(q: &HashMap<String, String>) -> Option<i64> {
-    q.get("t").or_else(|| q.get("timeout")).and_then(|t| t.parse().ok())
+    q.get("t")
+        .or_else(|| q.get("timeout"))
+        .and_then(|t| t.parse().ok())
 }
 
 pub async fn stop(State(eng): State<Eng>, Path(id): Path<String>, q: Q) -> ApiResult<StatusCode> {
     let t = timeout(&q);
     let stopped = blocking(&eng, move |e| Ok(e.stop(&id, t)?)).await?;
-    Ok(if stopped { StatusCode::NO_CONTENT } else { StatusCode::NOT_MODIFIED })
+    Ok(if stopped {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_MODIFIED
+    })
 }
 
-pub async fn restart(State(eng): State<Eng>, Path(id): Path<String>, q: Q) -> ApiResult<StatusCode> {
+pub async fn restart(
+    State(eng): State<Eng>,
+    Path(id): Path<String>,
+    q: Q,
+) -> ApiResult<StatusCode> {
     let t = timeout(&q);
     blocking(&eng, move |e| Ok(e.restart(&id, t)?)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -154,11 +178,17 @@ pub async fn prune(State(eng): State<Eng>) -> ApiResult<Json<Value>> {
     blocking(&eng, |e| {
         let mut gone = Vec::new();
         for r in e.list() {
-            if matches!(r.state.status, Status::Exited | Status::Created | Status::Dead) && e.remove(&r.id, false, false).is_ok() {
+            if matches!(
+                r.state.status,
+                Status::Exited | Status::Created | Status::Dead
+            ) && e.remove(&r.id, false, false).is_ok()
+            {
                 gone.push(r.id);
             }
         }
-        Ok(Json(json!({"ContainersDeleted": gone, "SpaceReclaimed": 0})))
+        Ok(Json(
+            json!({"ContainersDeleted": gone, "SpaceReclaimed": 0}),
+        ))
     })
     .await
 }
@@ -166,7 +196,10 @@ pub async fn prune(State(eng): State<Eng>) -> ApiResult<Json<Value>> {
 /// `POST /containers/{id}/wait`: the waiter is registered before the headers go out, so a
 /// client that starts the container after this returns cannot miss the exit.
 pub async fn wait(State(eng): State<Eng>, Path(id): Path<String>, q: Q) -> ApiResult<Response> {
-    let cond = q.get("condition").cloned().unwrap_or_else(|| "not-running".into());
+    let cond = q
+        .get("condition")
+        .cloned()
+        .unwrap_or_else(|| "not-running".into());
     if !matches!(cond.as_str(), "not-running" | "next-exit" | "removed") {
         return Err(ApiError::bad(format!("invalid condition: \"{cond}\"")));
     }
@@ -287,7 +320,11 @@ pub async fn logs(State(eng): State<Eng>, Path(id): Path<String>, q: Q) -> ApiRe
             }
         });
     });
-    let ctype = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
+    let ctype = if tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, ctype)
         .body(body)

@@ -12,9 +12,13 @@ use berth_engine::ExecConfig;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
-pub async fn create(State(eng): State<Eng>, Path(id): Path<String>, body: Bytes) -> ApiResult<Response> {
-    let cfg: ExecConfig =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad(format!("invalid exec config: {e}")))?;
+pub async fn create(
+    State(eng): State<Eng>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let cfg: ExecConfig = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad(format!("invalid exec config: {e}")))?;
     let exec_id = blocking(&eng, move |e| Ok(e.exec_create(&id, cfg)?)).await?;
     Ok((StatusCode::CREATED, Json(json!({"Id": exec_id}))).into_response())
 }

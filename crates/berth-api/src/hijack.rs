@@ -23,14 +23,18 @@ type ShimRx = std::sync::mpsc::Receiver<berth_engine::Result<std::os::unix::net:
 fn upgrade(mut req: Request, tty: bool, shim: ShimRx) -> Response {
     let on_upgrade = hyper::upgrade::on(&mut req);
     tokio::spawn(async move {
-        let Ok(upgraded) = on_upgrade.await else { return };
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
         let Ok(Ok(Ok(shim))) = tokio::task::spawn_blocking(move || shim.recv()).await else {
             return;
         };
         if shim.set_nonblocking(true).is_err() {
             return;
         }
-        let Ok(shim) = tokio::net::UnixStream::from_std(shim) else { return };
+        let Ok(shim) = tokio::net::UnixStream::from_std(shim) else {
+            return;
+        };
         let (mut sr, mut sw) = tokio::io::split(shim);
         let (mut cr, mut cw) = tokio::io::split(TokioIo::new(upgraded));
         let to_shim = tokio::spawn(async move {
@@ -56,7 +60,8 @@ fn upgrade(mut req: Request, tty: bool, shim: ShimRx) -> Response {
     } else {
         b.status(StatusCode::OK)
     };
-    b.body(Body::empty()).unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+    b.body(Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 pub async fn attach(
@@ -69,7 +74,10 @@ pub async fn attach(
     let name = id.clone();
     let (tty, rx) = blocking(&eng, move |e| {
         let rec = e.find(&name)?;
-        Ok((rec.config.tty, e.attach_when_started(&name, stdin, stdout, stderr)?))
+        Ok((
+            rec.config.tty,
+            e.attach_when_started(&name, stdin, stdout, stderr)?,
+        ))
     })
     .await?;
     let _ = id;

@@ -71,7 +71,11 @@ pub async fn list(State(eng): State<Eng>, q: Q) -> ApiResult<Json<Value>> {
             .iter()
             .filter(|i| {
                 f.get("reference").is_none_or(|refs| {
-                    refs.iter().any(|r| i.repo_tags.iter().any(|t| t == r || t.split(':').next() == Some(r.as_str())))
+                    refs.iter().any(|r| {
+                        i.repo_tags
+                            .iter()
+                            .any(|t| t == r || t.split(':').next() == Some(r.as_str()))
+                    })
                 })
             })
             .map(summary)
@@ -83,14 +87,19 @@ pub async fn list(State(eng): State<Eng>, q: Q) -> ApiResult<Json<Value>> {
 
 /// GET `/images/{name}/json` and `/images/{name}/history` (names contain slashes).
 pub async fn by_name(State(eng): State<Eng>, Path(rest): Path<String>) -> ApiResult<Json<Value>> {
-    let (name, what) = rest.rsplit_once('/').ok_or_else(|| ApiError::bad("unknown image endpoint"))?;
+    let (name, what) = rest
+        .rsplit_once('/')
+        .ok_or_else(|| ApiError::bad("unknown image endpoint"))?;
     let (name, what) = (name.to_string(), what.to_string());
     blocking(&eng, move |e| {
         let i = e.images.resolve(&name)?;
         match what.as_str() {
             "json" => Ok(Json(inspect_json(&i))),
             "history" => Ok(Json(history_json(&i))),
-            _ => Err(ApiError::Status(StatusCode::NOT_FOUND, format!("page not found: {what}"))),
+            _ => Err(ApiError::Status(
+                StatusCode::NOT_FOUND,
+                format!("page not found: {what}"),
+            )),
         }
     })
     .await
@@ -104,7 +113,10 @@ fn auth_from(headers: &HeaderMap) -> Option<BasicAuth> {
         .or_else(|_| base64::engine::general_purpose::STANDARD.decode(raw.trim()))
         .ok()?;
     let v: Value = serde_json::from_slice(&bytes).ok()?;
-    let username = v["username"].as_str().filter(|u| !u.is_empty())?.to_string();
+    let username = v["username"]
+        .as_str()
+        .filter(|u| !u.is_empty())?
+        .to_string();
     Some(BasicAuth {
         username,
         password: v["password"].as_str().unwrap_or("").to_string(),
@@ -118,14 +130,23 @@ pub async fn by_name_post(
     q: Q,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (name, what) = rest.rsplit_once('/').ok_or_else(|| ApiError::bad("unknown image endpoint"))?;
+    let (name, what) = rest
+        .rsplit_once('/')
+        .ok_or_else(|| ApiError::bad("unknown image endpoint"))?;
     let name = name.to_string();
     match what {
         "tag" => {
             let repo = q.get("repo").cloned().unwrap_or_default();
-            let tag = q.get("tag").cloned().filter(|t| !t.is_empty()).unwrap_or_else(|| "latest".into());
+            let tag = q
+                .get("tag")
+                .cloned()
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| "latest".into());
             let n = name.clone();
-            blocking(&eng, move |e| Ok(e.images.tag(&n, &format!("{repo}:{tag}"))?)).await?;
+            blocking(&eng, move |e| {
+                Ok(e.images.tag(&n, &format!("{repo}:{tag}"))?)
+            })
+            .await?;
             eng.events.publish("image", "tag", &name, &[]);
             Ok(StatusCode::CREATED.into_response())
         }
@@ -140,16 +161,28 @@ pub async fn by_name_post(
             let e = eng.clone();
             let body = blocking_body(move |sink| {
                 let sink = Arc::new(Mutex::new(sink));
-                line(&sink, json!({"status": format!("The push refers to repository [{}]", r.repository())}));
+                line(
+                    &sink,
+                    json!({"status": format!("The push refers to repository [{}]", r.repository())}),
+                );
                 let opts = options(&e, auth, &sink);
                 match berth_image::registry::push(&r, &e.images.store, &opts) {
-                    Ok(p) => line(&sink, json!({"status": format!("{}: digest: {} size: {}", r.tag().unwrap_or("latest"), p.manifest_digest, 0)})),
-                    Err(err) => line(&sink, json!({"errorDetail": {"message": err.to_string()}, "error": err.to_string()})),
+                    Ok(p) => line(
+                        &sink,
+                        json!({"status": format!("{}: digest: {} size: {}", r.tag().unwrap_or("latest"), p.manifest_digest, 0)}),
+                    ),
+                    Err(err) => line(
+                        &sink,
+                        json!({"errorDetail": {"message": err.to_string()}, "error": err.to_string()}),
+                    ),
                 }
             });
             Ok(json_stream(body))
         }
-        _ => Err(ApiError::Status(StatusCode::NOT_FOUND, format!("page not found: {what}"))),
+        _ => Err(ApiError::Status(
+            StatusCode::NOT_FOUND,
+            format!("page not found: {what}"),
+        )),
     }
 }
 
@@ -175,7 +208,10 @@ fn short(d: &Digest) -> String {
 
 impl Progress for JsonProgress {
     fn started(&self, d: &Digest, total: u64) {
-        line(&self.0, json!({"status": "Downloading", "progressDetail": {"current": 0, "total": total}, "id": short(d)}));
+        line(
+            &self.0,
+            json!({"status": "Downloading", "progressDetail": {"current": 0, "total": total}, "id": short(d)}),
+        );
     }
     fn finished(&self, d: &Digest, o: &BlobOutcome) {
         let status = match o {
@@ -184,7 +220,10 @@ impl Progress for JsonProgress {
             BlobOutcome::Exists => "Already exists",
             BlobOutcome::Mounted(_) => "Mounted from another repository",
         };
-        line(&self.0, json!({"status": status, "progressDetail": {}, "id": short(d)}));
+        line(
+            &self.0,
+            json!({"status": status, "progressDetail": {}, "id": short(d)}),
+        );
     }
 }
 
@@ -202,29 +241,48 @@ pub async fn create(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Res
     let headers = req.headers().clone();
     if let Some(src) = q.get("fromSrc") {
         if src != "-" {
-            return Err(ApiError::bad("only fromSrc=- (the request body) is supported"));
+            return Err(ApiError::bad(
+                "only fromSrc=- (the request body) is supported",
+            ));
         }
         let repo = q.get("repo").cloned().filter(|r| !r.is_empty());
-        let tag = q.get("tag").cloned().filter(|t| !t.is_empty()).unwrap_or_else(|| "latest".into());
-        let changes: Vec<String> = q.get("changes").map(|c| c.lines().map(String::from).collect()).unwrap_or_default();
+        let tag = q
+            .get("tag")
+            .cloned()
+            .filter(|t| !t.is_empty())
+            .unwrap_or_else(|| "latest".into());
+        let changes: Vec<String> = q
+            .get("changes")
+            .map(|c| c.lines().map(String::from).collect())
+            .unwrap_or_default();
         let reader = body_reader(req.into_body());
         let e = eng.clone();
         let loaded = tokio::task::spawn_blocking(move || -> ApiResult<String> {
-            let r = repo.map(|r| Reference::parse(&format!("{r}:{tag}"))).transpose().map_err(|e| ApiError::bad(e.to_string()))?;
+            let r = repo
+                .map(|r| Reference::parse(&format!("{r}:{tag}")))
+                .transpose()
+                .map_err(|e| ApiError::bad(e.to_string()))?;
             let l = berth_image::archive::import(reader, &e.images.store, r.as_ref(), &changes)?;
             Ok(l.config_digest.to_string())
         })
         .await??;
-        return Ok(json_stream(Body::from(format!("{}\r\n", json!({"status": loaded})))));
+        return Ok(json_stream(Body::from(format!(
+            "{}\r\n",
+            json!({"status": loaded})
+        ))));
     }
-    let image = q.get("fromImage").cloned().ok_or_else(|| ApiError::bad("fromImage or fromSrc is required"))?;
+    let image = q
+        .get("fromImage")
+        .cloned()
+        .ok_or_else(|| ApiError::bad("fromImage or fromSrc is required"))?;
     let tag = q.get("tag").cloned().filter(|t| !t.is_empty());
     let full = match tag {
         Some(t) if t.starts_with("sha256:") => format!("{image}@{t}"),
         Some(t) => format!("{image}:{t}"),
         None => image.clone(),
     };
-    let r = Reference::parse(&full).map_err(|e| ApiError::bad(format!("invalid reference format: {e}")))?;
+    let r = Reference::parse(&full)
+        .map_err(|e| ApiError::bad(format!("invalid reference format: {e}")))?;
     let platform = match q.get("platform").filter(|p| !p.is_empty()) {
         Some(p) => Platform::parse(p)?,
         None => Platform::host(),
@@ -233,15 +291,27 @@ pub async fn create(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Res
     let e = eng.clone();
     let body = blocking_body(move |sink| {
         let sink = Arc::new(Mutex::new(sink));
-        line(&sink, json!({"status": format!("Pulling from {}", r.familiar_name()), "id": r.tag().unwrap_or("latest")}));
+        line(
+            &sink,
+            json!({"status": format!("Pulling from {}", r.familiar_name()), "id": r.tag().unwrap_or("latest")}),
+        );
         let opts = options(&e, auth, &sink);
         match berth_image::registry::pull(&r, &e.images.store, &platform, &opts) {
             Ok(p) => {
-                line(&sink, json!({"status": format!("Digest: {}", p.manifest_digest)}));
-                line(&sink, json!({"status": format!("Status: Downloaded newer image for {}", r.familiar())}));
+                line(
+                    &sink,
+                    json!({"status": format!("Digest: {}", p.manifest_digest)}),
+                );
+                line(
+                    &sink,
+                    json!({"status": format!("Status: Downloaded newer image for {}", r.familiar())}),
+                );
                 e.events.publish("image", "pull", &r.familiar(), &[]);
             }
-            Err(err) => line(&sink, json!({"errorDetail": {"message": err.to_string()}, "error": err.to_string()})),
+            Err(err) => line(
+                &sink,
+                json!({"errorDetail": {"message": err.to_string()}, "error": err.to_string()}),
+            ),
         }
     });
     Ok(json_stream(body))
@@ -265,7 +335,10 @@ fn tokio_util_reader(
             }
         }
     });
-    ChanReader { rx, cur: axum::body::Bytes::new() }
+    ChanReader {
+        rx,
+        cur: axum::body::Bytes::new(),
+    }
 }
 
 struct ChanReader {
@@ -339,7 +412,12 @@ pub async fn save(State(eng): State<Eng>, req: Request) -> ApiResult<Response> {
     .await?;
     let e = eng.clone();
     let body = blocking_body(move |sink| {
-        let _ = berth_image::archive::save(&e.images.store, &refs, berth_image::ArchiveFormat::Docker, sink);
+        let _ = berth_image::archive::save(
+            &e.images.store,
+            &refs,
+            berth_image::ArchiveFormat::Docker,
+            sink,
+        );
     });
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "application/x-tar")
@@ -354,7 +432,9 @@ fn percent_decode(s: &str) -> String {
     while i < b.len() {
         match b[i] {
             b'%' if i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 => {
-                let h = std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let h = std::str::from_utf8(&b[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match h {
                     Some(v) => {
                         out.push(v);
@@ -379,11 +459,19 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-pub async fn remove(State(eng): State<Eng>, Path(rest): Path<String>, q: Q) -> ApiResult<Json<Value>> {
+pub async fn remove(
+    State(eng): State<Eng>,
+    Path(rest): Path<String>,
+    q: Q,
+) -> ApiResult<Json<Value>> {
     let force = flag(&q, "force");
     blocking(&eng, move |e| {
-        let out = e.images.remove(&rest, force, |id| e.image_user(&id.to_string()))?;
-        Ok(Json(Value::Array(out.into_iter().map(|(k, v)| json!({ k: v })).collect())))
+        let out = e
+            .images
+            .remove(&rest, force, |id| e.image_user(&id.to_string()))?;
+        Ok(Json(Value::Array(
+            out.into_iter().map(|(k, v)| json!({ k: v })).collect(),
+        )))
     })
     .await
 }

@@ -51,8 +51,13 @@ pub fn human_duration(secs: u64) -> String {
 /// `ps`'s STATUS column.
 pub fn status_line(r: &ContainerRecord) -> String {
     match r.state.status {
-        Status::Running | Status::Starting => format!("Up {}", human_duration(secs_since(&r.state.started_at))),
-        Status::Paused => format!("Up {} (Paused)", human_duration(secs_since(&r.state.started_at))),
+        Status::Running | Status::Starting => {
+            format!("Up {}", human_duration(secs_since(&r.state.started_at)))
+        }
+        Status::Paused => format!(
+            "Up {} (Paused)",
+            human_duration(secs_since(&r.state.started_at))
+        ),
         Status::Restarting => format!(
             "Restarting ({}) {} ago",
             r.state.exit_code,
@@ -75,7 +80,11 @@ fn ports_map(r: &ContainerRecord) -> Value {
     }
     for p in &r.ports {
         let key = format!("{}/{}", p.container_port, p.proto);
-        let ip = if p.host_ip.is_empty() { "0.0.0.0" } else { &p.host_ip };
+        let ip = if p.host_ip.is_empty() {
+            "0.0.0.0"
+        } else {
+            &p.host_ip
+        };
         let entry = m.entry(key).or_insert(Value::Null);
         if !entry.is_array() {
             *entry = json!([]);
@@ -90,7 +99,13 @@ fn ports_map(r: &ContainerRecord) -> Value {
 fn networks(r: &ContainerRecord) -> Value {
     let mode = r.network_mode();
     let mut m = Map::new();
-    let ep = |net: &str, id: &str, ip: &str, prefix: u8, gw: &str, mac: &str, aliases: &[String]| {
+    let ep = |net: &str,
+              id: &str,
+              ip: &str,
+              prefix: u8,
+              gw: &str,
+              mac: &str,
+              aliases: &[String]| {
         json!({
             "IPAMConfig": null, "Links": null,
             "Aliases": if aliases.is_empty() { Value::Null } else { json!(aliases) },
@@ -102,7 +117,18 @@ fn networks(r: &ContainerRecord) -> Value {
     };
     match &r.net {
         Some(n) => {
-            m.insert(n.network.clone(), ep(&n.network, &n.network_id, &n.ip, n.prefix, &n.gateway, &n.mac, &n.aliases));
+            m.insert(
+                n.network.clone(),
+                ep(
+                    &n.network,
+                    &n.network_id,
+                    &n.ip,
+                    n.prefix,
+                    &n.gateway,
+                    &n.mac,
+                    &n.aliases,
+                ),
+            );
         }
         None if !mode.starts_with("container:") => {
             m.insert(mode.to_string(), ep(mode, "", "", 0, "", "", &[]));
@@ -137,7 +163,9 @@ pub fn container(e: &Engine, r: &ContainerRecord) -> Value {
     let st = &r.state;
     let s = st.status;
     let (ip, prefix, gw, mac) = match &r.net {
-        Some(n) if n.network == "bridge" => (n.ip.clone(), n.prefix, n.gateway.clone(), n.mac.clone()),
+        Some(n) if n.network == "bridge" => {
+            (n.ip.clone(), n.prefix, n.gateway.clone(), n.mac.clone())
+        }
         _ => (String::new(), 0, String::new(), String::new()),
     };
     let mut hc = serde_json::to_value(&r.host_config).unwrap_or(json!({}));
@@ -220,7 +248,11 @@ pub fn summary(r: &ContainerRecord) -> Value {
                 .iter()
                 .flatten()
                 .map(|(k, _)| k)
-                .filter(|k| !r.ports.iter().any(|p| &format!("{}/{}", p.container_port, p.proto) == *k))
+                .filter(|k| {
+                    !r.ports
+                        .iter()
+                        .any(|p| &format!("{}/{}", p.container_port, p.proto) == *k)
+                })
                 .filter_map(|k| {
                     let (port, proto) = k.split_once('/').unwrap_or((k, "tcp"));
                     Some(json!({"PrivatePort": port.parse::<u16>().ok()?, "Type": proto}))

@@ -74,11 +74,19 @@ pub fn router(engine: Eng) -> Router {
         .route("/images/load", post(images::load))
         .route("/images/get", get(images::save))
         .route("/images/prune", post(images::prune))
-        .route("/images/{*rest}", get(images::by_name).delete(images::remove).post(images::by_name_post))
+        .route(
+            "/images/{*rest}",
+            get(images::by_name)
+                .delete(images::remove)
+                .post(images::by_name_post),
+        )
         .route("/volumes", get(volumes::list))
         .route("/volumes/create", post(volumes::create))
         .route("/volumes/prune", post(volumes::prune))
-        .route("/volumes/{name}", get(volumes::inspect).delete(volumes::remove))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
+        )
         .route("/networks", get(networks::list))
         .route("/networks/{id}", get(networks::inspect))
         .route("/auth", post(system::auth))
@@ -115,5 +123,9 @@ pub async fn serve(engine: Eng, socket: &Path) -> std::io::Result<()> {
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660))?;
     let app = tower::util::MapRequestLayer::new(strip_version);
     let svc = tower::Layer::layer(&app, router(engine));
-    axum::serve(listener, axum::ServiceExt::<Request>::into_make_service(svc)).await
+    axum::serve(
+        listener,
+        axum::ServiceExt::<Request>::into_make_service(svc),
+    )
+    .await
 }

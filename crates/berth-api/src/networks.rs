@@ -45,8 +45,11 @@ pub async fn inspect(State(eng): State<Eng>, Path(id): Path<String>) -> ApiResul
         let mut containers = serde_json::Map::new();
         for c in e.list() {
             if let Some(a) = c.net.as_ref().filter(|a| a.network == n.name) {
-                containers.insert(c.id.clone(), json!({"Name": c.name, "EndpointID": c.id, "MacAddress": a.mac,
-                    "IPv4Address": format!("{}/{}", a.ip, a.prefix), "IPv6Address": ""}));
+                containers.insert(
+                    c.id.clone(),
+                    json!({"Name": c.name, "EndpointID": c.id, "MacAddress": a.mac,
+                    "IPv4Address": format!("{}/{}", a.ip, a.prefix), "IPv6Address": ""}),
+                );
             }
         }
         Ok(Json(shape(&n, Value::Object(containers))))

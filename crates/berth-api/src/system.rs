@@ -88,9 +88,14 @@ pub async fn info(State(eng): State<Eng>) -> ApiResult<Json<Value>> {
 }
 
 /// `/events`: live events as JSON lines, optionally filtered by type, container or event.
-pub async fn events(State(eng): State<Eng>, Query(q): Query<HashMap<String, String>>) -> ApiResult<Response> {
+pub async fn events(
+    State(eng): State<Eng>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
     let f = crate::containers::filters(&q)?;
-    let until: Option<i64> = q.get("until").and_then(|u| u.split('.').next()?.parse().ok());
+    let until: Option<i64> = q
+        .get("until")
+        .and_then(|u| u.split('.').next()?.parse().ok());
     let rx = eng.events.subscribe();
     let body = blocking_body(move |sink| loop {
         match rx.recv_timeout(std::time::Duration::from_millis(500)) {
@@ -99,7 +104,10 @@ pub async fn events(State(eng): State<Eng>, Query(q): Query<HashMap<String, Stri
                     vals.iter().any(|v| match k.as_str() {
                         "type" => &ev.typ == v,
                         "event" => &ev.action == v,
-                        "container" => ev.actor.id.starts_with(v.as_str()) || ev.actor.attributes.get("name") == Some(v),
+                        "container" => {
+                            ev.actor.id.starts_with(v.as_str())
+                                || ev.actor.attributes.get("name") == Some(v)
+                        }
                         _ => true,
                     })
                 });
@@ -151,7 +159,10 @@ pub async fn df(State(eng): State<Eng>) -> ApiResult<Json<Value>> {
 }
 
 pub async fn auth() -> ApiResult<Response> {
-    Err(ApiError::Status(StatusCode::NOT_IMPLEMENTED, "login through the daemon is not supported yet; use `berth login`".into()))
+    Err(ApiError::Status(
+        StatusCode::NOT_IMPLEMENTED,
+        "login through the daemon is not supported yet; use `berth login`".into(),
+    ))
 }
 
 pub async fn not_implemented() -> Response {

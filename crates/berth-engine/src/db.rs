@@ -36,7 +36,12 @@ impl Db {
     pub fn open(path: &Path) -> Result<Db> {
         let db = Database::create(path)?;
         let tx = db.begin_write()?;
-        for t in [Table::Containers, Table::Volumes, Table::Networks, Table::Meta] {
+        for t in [
+            Table::Containers,
+            Table::Volumes,
+            Table::Networks,
+            Table::Meta,
+        ] {
             tx.open_table(t.def())?;
         }
         tx.commit()?;

@@ -179,7 +179,9 @@ pub(crate) fn find_in<'a>(
     if let Some(r) = map.values().find(|r| r.name == bare) {
         return Ok(r);
     }
-    let mut hits = map.values().filter(|r| !name.is_empty() && r.id.starts_with(name));
+    let mut hits = map
+        .values()
+        .filter(|r| !name.is_empty() && r.id.starts_with(name));
     match (hits.next(), hits.next()) {
         (Some(r), None) => Ok(r),
         (Some(_), Some(_)) => Err(Error::Invalid(format!(

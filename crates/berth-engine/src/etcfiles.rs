@@ -6,7 +6,11 @@ use crate::error::{Context, Error, Result};
 use std::path::Path;
 
 /// Write hostname, hosts and resolv.conf into `dir`; the (source, destination) binds.
-pub fn write(dir: &Path, rec: &ContainerRecord, net: Option<&NetAttach>) -> Result<Vec<(String, String)>> {
+pub fn write(
+    dir: &Path,
+    rec: &ContainerRecord,
+    net: Option<&NetAttach>,
+) -> Result<Vec<(String, String)>> {
     let host = crate::spec::hostname(rec);
     let mut hosts = String::from(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
@@ -17,7 +21,8 @@ pub fn write(dir: &Path, rec: &ContainerRecord, net: Option<&NetAttach>) -> Resu
             .or_else(|| e.split_once('='))
             .ok_or_else(|| Error::Invalid(format!("invalid IP address in add-host: \"{e}\"")))?;
         let ip = if ip == "host-gateway" {
-            net.map(|n| n.gateway.clone()).unwrap_or_else(|| "127.0.0.1".into())
+            net.map(|n| n.gateway.clone())
+                .unwrap_or_else(|| "127.0.0.1".into())
         } else {
             ip.parse::<std::net::IpAddr>()
                 .map_err(|_| Error::Invalid(format!("invalid IP address in add-host: \"{ip}\"")))?
@@ -32,7 +37,11 @@ pub fn write(dir: &Path, rec: &ContainerRecord, net: Option<&NetAttach>) -> Resu
     }
     let resolv = resolv_conf(rec);
     let mut binds = Vec::new();
-    for (name, text) in [("hostname", format!("{host}\n")), ("hosts", hosts), ("resolv.conf", resolv)] {
+    for (name, text) in [
+        ("hostname", format!("{host}\n")),
+        ("hosts", hosts),
+        ("resolv.conf", resolv),
+    ] {
         let p = dir.join(name);
         std::fs::write(&p, text).ctx(|| format!("writing {}", p.display()))?;
         binds.push((p.to_string_lossy().into_owned(), format!("/etc/{name}")));
@@ -130,7 +139,10 @@ pub fn ports(rec: &ContainerRecord, taken: &[Published]) -> Result<Vec<Published
 /// A host port in the ephemeral range that no container holds and nothing here listens on.
 fn free_port(proto: &str, taken: &[Published], ours: &[Published]) -> Result<u16> {
     for port in 49153..=65535u16 {
-        let held = taken.iter().chain(ours).any(|p| p.host_port == port && p.proto == proto);
+        let held = taken
+            .iter()
+            .chain(ours)
+            .any(|p| p.host_port == port && p.proto == proto);
         if held {
             continue;
         }
@@ -143,5 +155,7 @@ fn free_port(proto: &str, taken: &[Published], ours: &[Published]) -> Result<u16
             return Ok(port);
         }
     }
-    Err(Error::Conflict("no free host port left to publish on".into()))
+    Err(Error::Conflict(
+        "no free host port left to publish on".into(),
+    ))
 }

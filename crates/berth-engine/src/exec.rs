@@ -54,7 +54,10 @@ impl Engine {
             pid: 0,
             dir,
         };
-        self.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), ex);
+        self.execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.clone(), ex);
         self.emit(&rec, "exec_create");
         Ok(id)
     }
@@ -63,7 +66,11 @@ impl Engine {
         let execs = self.execs.lock().unwrap_or_else(|p| p.into_inner());
         execs
             .get(id)
-            .or_else(|| execs.values().find(|e| id.len() >= 4 && e.id.starts_with(id)))
+            .or_else(|| {
+                execs
+                    .values()
+                    .find(|e| id.len() >= 4 && e.id.starts_with(id))
+            })
             .cloned()
             .ok_or_else(|| Error::NotFound(format!("No such exec instance: {id}")))
     }
@@ -73,7 +80,10 @@ impl Engine {
     pub fn exec_start(self: &Arc<Self>, id: &str) -> Result<PathBuf> {
         let ex = self.exec_get(id)?;
         if ex.running || ex.exit_code.is_some() {
-            return Err(Error::Conflict(format!("exec {} has already been started", ex.id)));
+            return Err(Error::Conflict(format!(
+                "exec {} has already been started",
+                ex.id
+            )));
         }
         let rec = self.find(&ex.container_id)?;
         if rec.state.status != Status::Running {
@@ -123,18 +133,18 @@ impl Engine {
         let me = Arc::clone(self);
         let exec_id = ex.id.clone();
         let dir = ex.dir.clone();
-        let _ = std::thread::Builder::new()
-            .spawn(move || {
-                let info = berth_shim::Client::connect(&dir)
-                    .and_then(|c| c.wait())
-                    .ok()
-                    .or_else(|| berth_shim::read_exit(&dir).ok().flatten());
-                me.set_exec(&exec_id, |e| {
-                    e.running = false;
-                    e.exit_code = Some(info.map(|i| i.exit_code).unwrap_or(126));
-                });
-                me.events.publish("container", "exec_die", &rec.id, &[("execID", &exec_id)]);
+        let _ = std::thread::Builder::new().spawn(move || {
+            let info = berth_shim::Client::connect(&dir)
+                .and_then(|c| c.wait())
+                .ok()
+                .or_else(|| berth_shim::read_exit(&dir).ok().flatten());
+            me.set_exec(&exec_id, |e| {
+                e.running = false;
+                e.exit_code = Some(info.map(|i| i.exit_code).unwrap_or(126));
             });
+            me.events
+                .publish("container", "exec_die", &rec.id, &[("execID", &exec_id)]);
+        });
         Ok(ex.dir)
     }
 

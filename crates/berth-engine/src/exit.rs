@@ -52,7 +52,11 @@ impl Engine {
             "container",
             "die",
             &rec.id,
-            &[("exitCode", &code), ("image", &rec.image), ("name", &rec.name)],
+            &[
+                ("exitCode", &code),
+                ("image", &rec.image),
+                ("name", &rec.name),
+            ],
         );
         if self.should_restart(&rec) {
             let _ = self.update(id, |r| {
@@ -62,16 +66,15 @@ impl Engine {
             let me = Arc::clone(self);
             let id = id.to_string();
             let delay = Duration::from_millis(100 << rec.restart_count.min(8));
-            let _ = std::thread::Builder::new()
-                .spawn(move || {
-                    std::thread::sleep(delay);
-                    match me.find(&id) {
-                        Ok(r) if r.state.status == Status::Restarting => {
-                            let _ = me.start(&id);
-                        }
-                        _ => {}
+            let _ = std::thread::Builder::new().spawn(move || {
+                std::thread::sleep(delay);
+                match me.find(&id) {
+                    Ok(r) if r.state.status == Status::Restarting => {
+                        let _ = me.start(&id);
                     }
-                });
+                    _ => {}
+                }
+            });
         } else if rec.host_config.auto_remove {
             let _ = self.remove(id, true, true);
         }
@@ -133,14 +136,22 @@ impl Engine {
                         self.undo_start(&id);
                         let never = rec.state.started_at.is_empty();
                         self.update(&id, |r| {
-                            r.state.status = if never { Status::Created } else { Status::Exited };
+                            r.state.status = if never {
+                                Status::Created
+                            } else {
+                                Status::Exited
+                            };
                             r.state.pid = 0;
                             r.net = None;
                             r.ports.clear();
-                            r.state.error = "the daemon stopped while starting the container".into();
+                            r.state.error =
+                                "the daemon stopped while starting the container".into();
                         })?;
                     } else {
-                        let info = berth_shim::read_exit(&dir).ok().flatten().unwrap_or_else(lost_shim);
+                        let info = berth_shim::read_exit(&dir)
+                            .ok()
+                            .flatten()
+                            .unwrap_or_else(lost_shim);
                         self.handle_exit(&id, info);
                     }
                 }

@@ -68,14 +68,20 @@ impl Images {
     /// A lookup by image id (`sha256:<hex>`, or a hex prefix of at least 4 characters).
     fn by_id(&self, name: &str) -> Result<Option<Image>> {
         let hex = name.strip_prefix("sha256:").unwrap_or(name);
-        if hex.len() < 4 || !hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+        if hex.len() < 4
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
             return Ok(None);
         }
         let mut found: Option<Image> = None;
         for img in self.list()? {
             if img.id.hex().starts_with(hex) {
                 if found.as_ref().is_some_and(|f| f.id != img.id) {
-                    return Err(Error::Invalid(format!("image id prefix {name} is ambiguous")));
+                    return Err(Error::Invalid(format!(
+                        "image id prefix {name} is ambiguous"
+                    )));
                 }
                 found = Some(img);
             }
@@ -106,7 +112,12 @@ impl Images {
             serde_json::from_slice(&self.store.read_verified(&id, MAX_CONFIG)?)?;
         let diff_ids = config["rootfs"]["diff_ids"]
             .as_array()
-            .map(|a| a.iter().filter_map(|d| d.as_str()).map(Digest::parse).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|d| d.as_str())
+                    .map(Digest::parse)
+                    .collect()
+            })
             .transpose()?
             .unwrap_or_default();
         let layers = m
@@ -229,7 +240,9 @@ impl Images {
         }
         for n in &names {
             self.store.remove_ref(n)?;
-            let shown = Reference::parse(n).map(|r| r.familiar()).unwrap_or(n.clone());
+            let shown = Reference::parse(n)
+                .map(|r| r.familiar())
+                .unwrap_or(n.clone());
             out.push(("Untagged".to_string(), shown));
         }
         if deleting {

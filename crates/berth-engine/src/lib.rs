@@ -65,7 +65,13 @@ pub fn du(path: &std::path::Path) -> u64 {
 impl Engine {
     /// Attach to a running container's stdio through its shim: the stream carries docker's
     /// framing (no tty) or raw bytes (tty).
-    pub fn attach(&self, name: &str, stdin: bool, stdout: bool, stderr: bool) -> Result<UnixStream> {
+    pub fn attach(
+        &self,
+        name: &str,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+    ) -> Result<UnixStream> {
         let rec = self.find(name)?;
         self.attach_dir(&self.container_dir(&rec.id), stdin, stdout, stderr)
     }
@@ -86,12 +92,14 @@ impl Engine {
             return Ok(rx);
         }
         let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-        p.entry(rec.id.clone()).or_default().push(engine::PendingAttach {
-            stdin,
-            stdout,
-            stderr,
-            tx,
-        });
+        p.entry(rec.id.clone())
+            .or_default()
+            .push(engine::PendingAttach {
+                stdin,
+                stdout,
+                stderr,
+                tx,
+            });
         Ok(rx)
     }
 
@@ -105,13 +113,17 @@ impl Engine {
             .unwrap_or_default();
         let dir = self.container_dir(id);
         for w in waiting {
-            let _ = w.tx.send(self.attach_dir(&dir, w.stdin, w.stdout, w.stderr));
+            let _ =
+                w.tx.send(self.attach_dir(&dir, w.stdin, w.stdout, w.stderr));
         }
     }
 
     /// Give up on the attaches waiting for a container (its start failed, it is gone).
     pub(crate) fn drop_pending(&self, id: &str) {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     /// Attach to a shim by its directory (containers and execs alike).

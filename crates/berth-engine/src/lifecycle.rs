@@ -76,7 +76,10 @@ impl Engine {
         }
         self.check_network_mode(&hc.network_mode)?;
         let policy = hc.restart_policy.name.as_str();
-        if !matches!(policy, "" | "no" | "always" | "unless-stopped" | "on-failure") {
+        if !matches!(
+            policy,
+            "" | "no" | "always" | "unless-stopped" | "on-failure"
+        ) {
             return Err(Error::Invalid(format!("invalid restart policy '{policy}'")));
         }
         if hc.auto_remove && !matches!(policy, "" | "no") {
@@ -176,7 +179,10 @@ impl Engine {
             let rec = find_in(&map, name)?.clone();
             match rec.state.status {
                 s if s.is_live() && s != Status::Restarting => {
-                    return Err(Error::State(format!("container {} is already running", rec.id)))
+                    return Err(Error::State(format!(
+                        "container {} is already running",
+                        rec.id
+                    )))
                 }
                 Status::Creating | Status::Removing => {
                     return Err(Error::State(format!(
@@ -186,7 +192,9 @@ impl Engine {
                 }
                 _ => {}
             }
-            let r = map.get_mut(&rec.id).ok_or_else(|| Error::no_container(name))?;
+            let r = map
+                .get_mut(&rec.id)
+                .ok_or_else(|| Error::no_container(name))?;
             r.state.status = Status::Starting;
             r.state.manually_stopped = false;
             r.clone()
@@ -200,13 +208,21 @@ impl Engine {
                 let msg = e.to_string();
                 let never = rec.state.started_at.is_empty();
                 let _ = self.update(&rec.id, |r| {
-                    r.state.status = if never { Status::Created } else { Status::Exited };
+                    r.state.status = if never {
+                        Status::Created
+                    } else {
+                        Status::Exited
+                    };
                     r.state.error = msg;
                     r.state.exit_code = if never { 0 } else { 128 };
                     r.state.pid = 0;
                     r.net = None;
                     r.ports.clear();
                 });
+                // docker removes an --rm container whose start failed.
+                if rec.host_config.auto_remove {
+                    let _ = self.remove(&rec.id, true, true);
+                }
                 Err(e)
             }
         }
@@ -220,6 +236,15 @@ impl Engine {
         let lowers = self.images.lowers(&img)?;
         let _ = berth_image::unmount(&rootfs);
         berth_image::mount_overlay(&lowers, &dir.join("upper"), &dir.join("work"), &rootfs)?;
+        // docker makes a missing working directory.
+        if !rec.config.working_dir.is_empty() {
+            let cwd = berth_runtime::mounts::resolve_in_root(
+                &rootfs,
+                std::path::Path::new(&rec.config.working_dir),
+            )?;
+            std::fs::create_dir_all(&cwd)
+                .ctx(|| format!("creating working directory {}", rec.config.working_dir))?;
+        }
 
         let mode = rec.network_mode().to_string();
         let bridged = !matches!(mode.as_str(), "host" | "none") && !mode.starts_with("container:");
@@ -284,7 +309,12 @@ impl Engine {
         std::fs::write(&cfg_path, serde_json::to_vec_pretty(&spec)?)
             .ctx(|| format!("writing {}", cfg_path.display()))?;
         let _ = std::fs::remove_file(dir.join("exit.json"));
-        let log = rec.host_config.log_config.config.clone().unwrap_or_default();
+        let log = rec
+            .host_config
+            .log_config
+            .config
+            .clone()
+            .unwrap_or_default();
         let pid = berth_shim::spawn_start(&berth_shim::StartOpts {
             id: id.clone(),
             bundle: dir.clone(),
@@ -357,7 +387,11 @@ impl Engine {
         }
         let events = self.events.subscribe();
         let timeout = timeout.or(rec.config.stop_timeout).unwrap_or(10).max(0) as u64;
-        let sig = rec.config.stop_signal.clone().unwrap_or_else(|| "TERM".into());
+        let sig = rec
+            .config
+            .stop_signal
+            .clone()
+            .unwrap_or_else(|| "TERM".into());
         self.kill(&rec.id, &sig)?;
         if !self.wait_gone(&rec.id, &events, Duration::from_secs(timeout)) {
             let _ = self.kill(&rec.id, "KILL");
@@ -396,7 +430,11 @@ impl Engine {
         if condition != "next-exit" && condition != "removed" && !rec.state.status.is_live() {
             return Ok(rec.state.exit_code);
         }
-        let want = if condition == "removed" { "destroy" } else { "die" };
+        let want = if condition == "removed" {
+            "destroy"
+        } else {
+            "die"
+        };
         let mut code = rec.state.exit_code;
         loop {
             let ev = events
@@ -441,7 +479,13 @@ impl Engine {
         self.undo_start(&rec.id);
         let dir = self.container_dir(&rec.id);
         std::fs::remove_dir_all(&dir)
-            .or_else(|e| if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) })
+            .or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
             .ctx(|| format!("removing {}", dir.display()))?;
         self.forget(&rec.id)?;
         self.drop_pending(&rec.id);

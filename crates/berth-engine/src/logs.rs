@@ -56,7 +56,12 @@ fn secs(t: &str) -> f64 {
 impl Engine {
     /// Feed the container's log to `sink` until it returns false, the log ends, or (with
     /// `follow`) the container has stopped and everything is read.
-    pub fn logs(&self, name: &str, o: &LogOpts, sink: &mut dyn FnMut(&LogLine) -> bool) -> Result<()> {
+    pub fn logs(
+        &self,
+        name: &str,
+        o: &LogOpts,
+        sink: &mut dyn FnMut(&LogLine) -> bool,
+    ) -> Result<()> {
         let rec = self.find(name)?;
         let dir = self.container_dir(&rec.id);
         let keep = |l: &LogLine| {
@@ -116,7 +121,10 @@ impl Engine {
             if round % 20 == 19 && !sink(&probe) {
                 return Ok(());
             }
-            let live = self.find(&rec.id).map(|r| r.state.status.is_live()).unwrap_or(false);
+            let live = self
+                .find(&rec.id)
+                .map(|r| r.state.status.is_live())
+                .unwrap_or(false);
             if let Ok(mut f) = std::fs::File::open(&current) {
                 let meta_ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
                 if meta_ino != ino {

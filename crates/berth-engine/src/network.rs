@@ -55,9 +55,9 @@ impl Networks {
             .map(|(_, r)| (r.name.clone(), r))
             .collect();
         let bip = cfg.bip.as_deref().map(str::parse::<Ipv4Net>).transpose()?;
-        let stale = records
-            .get("bridge")
-            .is_some_and(|r| bip.is_some_and(|b| b.addr != r.net.gateway || b.prefix != r.net.subnet.prefix));
+        let stale = records.get("bridge").is_some_and(|r| {
+            bip.is_some_and(|b| b.addr != r.net.gateway || b.prefix != r.net.subnet.prefix)
+        });
         if !records.contains_key("bridge") || stale {
             let (subnet, gateway) = match bip {
                 Some(b) => (Ipv4Net::new(b.network(), b.prefix)?, b.addr),
@@ -131,14 +131,18 @@ impl Networks {
 
     /// Choose the container's address (its `--ip` or the next free one) and build the
     /// request berth-net carries out.
-    pub fn attach(&self, rec: &ContainerRecord, ports: &[Published]) -> Result<(NetAttach, Request)> {
+    pub fn attach(
+        &self,
+        rec: &ContainerRecord,
+        ports: &[Published],
+    ) -> Result<(NetAttach, Request)> {
         let mode = rec.network_mode().to_string();
         let nr = self.get(&mode)?;
-        let settings = rec
-            .networking
-            .endpoints_config
-            .as_ref()
-            .and_then(|m| m.get(&mode).or_else(|| m.get(&nr.name)).or_else(|| m.values().next()));
+        let settings = rec.networking.endpoints_config.as_ref().and_then(|m| {
+            m.get(&mode)
+                .or_else(|| m.get(&nr.name))
+                .or_else(|| m.values().next())
+        });
         let want_ip = settings
             .and_then(|s| s.ipam_config.as_ref())
             .map(|i| i.ipv4_address.clone())
@@ -152,7 +156,8 @@ impl Networks {
                 Some(s) => {
                     if nr.name == "bridge" {
                         return Err(Error::Invalid(
-                            "user specified IP address is supported on user defined networks only".into(),
+                            "user specified IP address is supported on user defined networks only"
+                                .into(),
                         ));
                     }
                     let ip: Ipv4Addr = s
@@ -194,11 +199,18 @@ impl Networks {
                 Ok(PortMapping {
                     host_ip: match p.host_ip.as_str() {
                         "" | "0.0.0.0" => None,
-                        s => Some(s.parse().map_err(|_| Error::Invalid(format!("invalid host IP {s}")))?),
+                        s => Some(
+                            s.parse()
+                                .map_err(|_| Error::Invalid(format!("invalid host IP {s}")))?,
+                        ),
                     },
                     host_port: p.host_port,
                     container_port: p.container_port,
-                    protocol: if p.proto == "udp" { Protocol::Udp } else { Protocol::Tcp },
+                    protocol: if p.proto == "udp" {
+                        Protocol::Udp
+                    } else {
+                        Protocol::Tcp
+                    },
                     range: 1,
                 })
             })

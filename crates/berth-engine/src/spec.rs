@@ -26,12 +26,47 @@ const DEFAULT_CAPS: [&str; 14] = [
 
 /// Every capability Linux 6.x knows.
 const ALL_CAPS: [&str; 41] = [
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID",
-    "SETPCAP", "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW",
-    "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT",
-    "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD",
-    "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG",
-    "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF", "CHECKPOINT_RESTORE",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
+    "CHECKPOINT_RESTORE",
 ];
 
 /// Everything the spec needs besides the record.
@@ -108,12 +143,17 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
         hc.cap_drop.as_deref().unwrap_or_default(),
         hc.privileged,
     )?;
-    let no_new_privs = hc
-        .security_opt
-        .iter()
-        .flatten()
-        .any(|o| matches!(o.as_str(), "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"));
-    let cwd = if cfg.working_dir.is_empty() { "/" } else { &cfg.working_dir };
+    let no_new_privs = hc.security_opt.iter().flatten().any(|o| {
+        matches!(
+            o.as_str(),
+            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
+        )
+    });
+    let cwd = if cfg.working_dir.is_empty() {
+        "/"
+    } else {
+        &cfg.working_dir
+    };
 
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
@@ -132,9 +172,14 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
         mounts.push(json!({"destination": dst, "type": "bind", "source": src, "options": opts}));
     }
     for (dst, o) in &inp.tmpfs {
-        let mut opts = vec!["nosuid".to_string(), "nodev".to_string(), "noexec".to_string()];
+        let mut opts = vec![
+            "nosuid".to_string(),
+            "nodev".to_string(),
+            "noexec".to_string(),
+        ];
         opts.extend(o.split(',').filter(|s| !s.is_empty()).map(str::to_string));
-        mounts.push(json!({"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": opts}));
+        mounts
+            .push(json!({"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": opts}));
     }
 
     let mut namespaces = vec![
@@ -255,8 +300,15 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
     let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
     let (uid, mut gid, uname) = match u.parse::<u32>() {
         Ok(n) => {
-            let row = passwd.lines().map(|l| l.split(':').collect::<Vec<_>>()).find(|f| f.len() > 3 && f[2] == u);
-            (n, row.as_ref().and_then(|f| f[3].parse().ok()).unwrap_or(0), row.map(|f| f[0].to_string()))
+            let row = passwd
+                .lines()
+                .map(|l| l.split(':').collect::<Vec<_>>())
+                .find(|f| f.len() > 3 && f[2] == u);
+            (
+                n,
+                row.as_ref().and_then(|f| f[3].parse().ok()).unwrap_or(0),
+                row.map(|f| f[0].to_string()),
+            )
         }
         Err(_) => {
             let f = passwd
@@ -264,9 +316,15 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
                 .map(|l| l.split(':').collect::<Vec<_>>())
                 .find(|f| f.len() > 3 && f[0] == u)
                 .ok_or_else(|| {
-                    Error::Invalid(format!("unable to find user {u}: no matching entries in passwd file"))
+                    Error::Invalid(format!(
+                        "unable to find user {u}: no matching entries in passwd file"
+                    ))
                 })?;
-            (f[2].parse().unwrap_or(0), f[3].parse().unwrap_or(0), Some(u.to_string()))
+            (
+                f[2].parse().unwrap_or(0),
+                f[3].parse().unwrap_or(0),
+                Some(u.to_string()),
+            )
         }
     };
     if let Some(g) = g {
@@ -278,7 +336,9 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
                 .find(|f| f.len() > 2 && f[0] == g)
                 .and_then(|f| f[2].parse().ok())
                 .ok_or_else(|| {
-                    Error::Invalid(format!("unable to find group {g}: no matching entries in group file"))
+                    Error::Invalid(format!(
+                        "unable to find group {g}: no matching entries in group file"
+                    ))
                 })?,
         };
     }

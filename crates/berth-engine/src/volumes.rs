@@ -67,7 +67,8 @@ impl Engine {
             anonymous,
         };
         self.db.put(Table::Volumes, &name, &v)?;
-        self.events.publish("volume", "create", &name, &[("driver", "local")]);
+        self.events
+            .publish("volume", "create", &name, &[("driver", "local")]);
         Ok(v)
     }
 
@@ -78,7 +79,12 @@ impl Engine {
     }
 
     pub fn volume_list(&self) -> Result<Vec<Volume>> {
-        Ok(self.db.list(Table::Volumes)?.into_iter().map(|(_, v)| v).collect())
+        Ok(self
+            .db
+            .list(Table::Volumes)?
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect())
     }
 
     /// Containers (ids) using a volume.
@@ -93,7 +99,13 @@ impl Engine {
     pub fn volume_remove(&self, name: &str, force: bool) -> Result<()> {
         let v = match self.volume_get(name) {
             Ok(v) => v,
-            Err(e) if force => return if matches!(e, Error::NotFound(_)) { Ok(()) } else { Err(e) },
+            Err(e) if force => {
+                return if matches!(e, Error::NotFound(_)) {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            }
             Err(e) => return Err(e),
         };
         let users = self.volume_users(name);
@@ -104,11 +116,18 @@ impl Engine {
             )));
         }
         let dir = self.volume_dir(&v.name);
-        std::fs::remove_dir_all(&dir).or_else(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound { Ok(()) } else { Err(e) }
-        }).ctx(|| format!("removing {}", dir.display()))?;
+        std::fs::remove_dir_all(&dir)
+            .or_else(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .ctx(|| format!("removing {}", dir.display()))?;
         self.db.delete(Table::Volumes, name)?;
-        self.events.publish("volume", "destroy", name, &[("driver", "local")]);
+        self.events
+            .publish("volume", "destroy", name, &[("driver", "local")]);
         Ok(())
     }
 
@@ -149,7 +168,11 @@ impl Engine {
                 [d] => ("", *d, ""),
                 [s, d] => (*s, *d, ""),
                 [s, d, o] => (*s, *d, *o),
-                _ => return Err(Error::Invalid(format!("invalid volume specification: '{b}'"))),
+                _ => {
+                    return Err(Error::Invalid(format!(
+                        "invalid volume specification: '{b}'"
+                    )))
+                }
             };
             check_dst(dst)?;
             let rw = !opts.split(',').any(|o| o == "ro");
@@ -198,7 +221,11 @@ impl Engine {
             });
         }
         let anonymous = src.is_empty();
-        let v = self.volume_create(Some(src).filter(|s| !s.is_empty()), BTreeMap::new(), anonymous)?;
+        let v = self.volume_create(
+            Some(src).filter(|s| !s.is_empty()),
+            BTreeMap::new(),
+            anonymous,
+        )?;
         Ok(MountPoint {
             typ: "volume".into(),
             name: v.name,

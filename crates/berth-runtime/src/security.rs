@@ -253,7 +253,7 @@ pub fn find_executable(cmd: &str, env: &[String]) -> Result<std::path::PathBuf> 
             Ok(p)
         } else {
             Err(Error::Init(format!(
-                "exec: {cmd:?}: no such executable file in the container"
+                "exec: {cmd:?}: stat {cmd}: no such file or directory"
             )))
         };
     }

@@ -14,7 +14,11 @@ pub struct DaemonArgs {
     #[arg(long, default_value = "/run/berth")]
     exec_root: PathBuf,
     /// Socket to listen on (unix:///PATH)
-    #[arg(short = 'H', long = "host", default_value = "unix:///run/berth/berth.sock")]
+    #[arg(
+        short = 'H',
+        long = "host",
+        default_value = "unix:///run/berth/berth.sock"
+    )]
     host: String,
     /// The default bridge's address and prefix, e.g. 10.99.0.1/24
     #[arg(long)]
@@ -42,7 +46,9 @@ fn parse_pool(s: &str) -> anyhow::Result<(String, u8)> {
     for kv in s.split(',') {
         match kv.split_once('=') {
             Some(("base", v)) => base = Some(v.to_string()),
-            Some(("size", v)) => size = Some(v.parse::<u8>().context("size must be a prefix length")?),
+            Some(("size", v)) => {
+                size = Some(v.parse::<u8>().context("size must be a prefix length")?)
+            }
             _ => anyhow::bail!("invalid --default-address-pool {s:?}: want base=CIDR,size=N"),
         }
     }
@@ -57,8 +63,13 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         .host
         .strip_prefix("unix://")
         .map(PathBuf::from)
-        .ok_or_else(|| anyhow::anyhow!("-H {}: only unix:///PATH sockets are supported", args.host))?;
-    if !matches!(args.log_level.as_str(), "debug" | "info" | "warn" | "error" | "fatal") {
+        .ok_or_else(|| {
+            anyhow::anyhow!("-H {}: only unix:///PATH sockets are supported", args.host)
+        })?;
+    if !matches!(
+        args.log_level.as_str(),
+        "debug" | "info" | "warn" | "error" | "fatal"
+    ) {
         anyhow::bail!("unknown --log-level {:?}", args.log_level);
     }
     let mut cfg = berth_engine::EngineConfig::new(args.data_root, args.exec_root);
@@ -77,7 +88,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(async move {
+    let r = rt.block_on(async move {
         let serve = berth_api::serve(engine, &socket);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
@@ -85,5 +96,9 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
             _ = term.recv() => Ok(()),
             _ = tokio::signal::ctrl_c() => Ok(()),
         }
-    })
+    });
+    // Blocked waiters (wait, logs -f, events) must not hold the exit: containers live on
+    // in their shims and the next daemon picks them up.
+    rt.shutdown_background();
+    r
 }

@@ -1,0 +1,281 @@
+//! Harness for the engine tests: a `berth daemon` in its own network and mount namespaces
+//! (held by a `sleep` process, so the daemon can be killed and restarted inside them), the
+//! real `docker` CLI pointed at its socket, a busybox image imported into it, and a cleanup
+//! that kills everything inside the namespaces and checks that no cgroup is left.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    holder: Child,
+    daemon: Option<Child>,
+    pub sock: PathBuf,
+}
+
+/// Whether the tools these tests need are here (root, docker CLI, unshare).
+pub fn usable() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let docker = Command::new("docker").arg("--version").output().is_ok();
+    if !root || !docker {
+        eprintln!("SKIP: engine tests need root and the docker CLI");
+        return false;
+    }
+    true
+}
+
+fn bin_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_berth"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// A busybox rootfs as a tar file.
+pub fn busybox_tar(dir: &Path) -> PathBuf {
+    let root = dir.join("bb");
+    std::fs::create_dir_all(root.join("bin")).unwrap();
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    std::fs::copy("/bin/busybox", root.join("bin/busybox")).unwrap();
+    for a in [
+        "sh", "echo", "cat", "ls", "sleep", "true", "false", "id", "hostname", "ps", "env", "wget",
+        "httpd", "nc", "head", "tr", "stty", "touch", "seq", "mkdir", "tail", "kill", "dd",
+    ] {
+        std::os::unix::fs::symlink("busybox", root.join("bin").join(a)).unwrap();
+    }
+    std::fs::write(
+        root.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )
+    .unwrap();
+    std::fs::write(root.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+    let tar = dir.join("busybox.tar");
+    let ok = Command::new("tar")
+        .args(["-C"])
+        .arg(&root)
+        .args(["-cf"])
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "tar failed");
+    tar
+}
+
+impl Daemon {
+    /// Namespaces, the daemon, and a `busybox` image.
+    pub fn start() -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("berth-eng-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let holder = Command::new("unshare")
+            .args([
+                "--net",
+                "--mount",
+                "--propagation",
+                "private",
+                "sleep",
+                "infinity",
+            ])
+            .spawn()
+            .expect("unshare");
+        // Wait until the holder is in its own namespaces.
+        let me = std::fs::read_link("/proc/self/ns/net").unwrap();
+        let end = Instant::now() + Duration::from_secs(5);
+        while std::fs::read_link(format!("/proc/{}/ns/net", holder.id())).ok() == Some(me.clone())
+            || std::fs::read_link(format!("/proc/{}/ns/net", holder.id())).is_err()
+        {
+            assert!(Instant::now() < end, "unshare did not make a netns");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let sock = dir.path().join("berth.sock");
+        let mut d = Daemon {
+            dir,
+            holder,
+            daemon: None,
+            sock,
+        };
+        d.ns(&["ip", "link", "set", "lo", "up"]);
+        d.spawn_daemon();
+        let tar = busybox_tar(d.dir.path());
+        let out = d.docker(&["import", tar.to_str().unwrap(), "busybox"]);
+        assert!(out.status.success(), "import: {}", stderr(&out));
+        d
+    }
+
+    pub fn holder_pid(&self) -> u32 {
+        self.holder.id()
+    }
+
+    /// Run a command in the daemon's network and mount namespaces.
+    pub fn ns(&self, args: &[&str]) -> Output {
+        Command::new("nsenter")
+            .arg("-t")
+            .arg(self.holder.id().to_string())
+            .args(["--net", "--mount", "--"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// (Re)start the daemon inside the namespaces and wait for its socket to answer.
+    pub fn spawn_daemon(&mut self) {
+        let data = self.dir.path().join("data");
+        let run = self.dir.path().join("run");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("daemon.log"))
+            .unwrap();
+        let child = Command::new("nsenter")
+            .arg("-t")
+            .arg(self.holder.id().to_string())
+            .args(["--net", "--mount", "--"])
+            .arg(bin_dir().join("berth"))
+            .arg("daemon")
+            .arg("--data-root")
+            .arg(&data)
+            .arg("--exec-root")
+            .arg(&run)
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .env("BERTH_SHIM", bin_dir().join("berth-shim"))
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        self.daemon = Some(child);
+        let end = Instant::now() + Duration::from_secs(20);
+        loop {
+            if self.docker(&["version"]).status.success() {
+                return;
+            }
+            assert!(
+                Instant::now() < end,
+                "daemon did not answer: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL the daemon (its containers and shims live on).
+    pub fn kill_daemon(&mut self) {
+        if let Some(mut c) = self.daemon.take() {
+            // nsenter execs the daemon, so the child is the daemon itself.
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default()
+    }
+
+    pub fn docker_cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("docker");
+        c.env("DOCKER_HOST", format!("unix://{}", self.sock.display()))
+            .env("DOCKER_CONFIG", self.dir.path().join("docker-config"))
+            .args(args);
+        c
+    }
+
+    pub fn docker(&self, args: &[&str]) -> Output {
+        self.docker_cmd(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    /// Run docker and insist on success; stdout trimmed.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed ({:?}): {}\ndaemon log:\n{}",
+            out.status.code(),
+            stderr(&out),
+            self.log()
+        );
+        stdout(&out).trim().to_string()
+    }
+
+    /// Every container id this daemon knows.
+    pub fn all_ids(&self) -> Vec<String> {
+        let out = self.docker(&["ps", "-aq", "--no-trunc"]);
+        stdout(&out).lines().map(str::to_string).collect()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let ids = if self.daemon.is_some() {
+            let ids = self.all_ids();
+            for id in &ids {
+                let _ = self.docker(&["rm", "-f", id]);
+            }
+            ids
+        } else {
+            Vec::new()
+        };
+        self.kill_daemon();
+        // Anything still alive in the namespaces (shims, containers) goes.
+        let mnt = std::fs::read_link(format!("/proc/{}/ns/mnt", self.holder.id())).ok();
+        if let (Some(mnt), Ok(rd)) = (mnt, std::fs::read_dir("/proc")) {
+            for e in rd.flatten() {
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                if pid as u32 == self.holder.id() {
+                    continue;
+                }
+                if std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+                    .ok()
+                    .as_ref()
+                    == Some(&mnt)
+                {
+                    // SAFETY: plain kill(2) on a pid we found in our test's namespace.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+        for id in ids {
+            for ctrl in [
+                "memory",
+                "pids",
+                "cpu,cpuacct",
+                "freezer",
+                "cpuset",
+                "devices",
+                "blkio",
+            ] {
+                let p = format!("/sys/fs/cgroup/{ctrl}/berth/{id}");
+                let _ = std::fs::remove_dir(&p);
+            }
+        }
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Poll `f` until it is true or the time is up.
+pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}

@@ -1,0 +1,451 @@
+//! The real docker CLI against `berth daemon`: run, ps, logs, exec, inspect templates,
+//! stop/kill/rm, resource limits, volumes, published ports, errors, and containers that
+//! outlive a killed daemon.
+
+mod engine;
+
+use engine::{eventually, stderr, stdout, Daemon};
+use std::time::Duration;
+
+#[test]
+fn run_rm_prints_output_and_returns_the_exit_code() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo to-out; echo to-err >&2; exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "to-out\n");
+    assert_eq!(stderr(&out), "to-err\n");
+    // --rm: nothing is left, not even a stopped container.
+    assert!(eventually(Duration::from_secs(5), || d
+        .all_ids()
+        .is_empty()));
+    // Environment, working dir, user and hostname reach the process.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "-e",
+        "GREETING=hi",
+        "-w",
+        "/tmp",
+        "-u",
+        "65534:65534",
+        "-h",
+        "boxy",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $GREETING $(pwd) $(id -u):$(id -g) $(hostname)",
+    ]);
+    assert_eq!(out, "hi /tmp 65534:65534 boxy");
+}
+
+#[test]
+fn detached_container_lifecycle_through_ps_logs_exec_stop_rm() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let id = d.ok(&["run", "-d", "--name", "ticker", "busybox", "sh", "-c",
+        "trap 'echo bye; exit 0' TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.1; done"]);
+    assert_eq!(id.len(), 64);
+    let ps = d.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with("ticker Up"), "{ps}");
+    assert!(eventually(Duration::from_secs(5), || d
+        .ok(&["logs", "ticker"])
+        .contains("tick 3")));
+    assert_eq!(d.ok(&["logs", "--tail", "1", "ticker"]).lines().count(), 1);
+    // exec: output, exit code, environment and user.
+    let out = d.docker(&[
+        "exec",
+        "-e",
+        "X=42",
+        "-u",
+        "nobody",
+        "ticker",
+        "sh",
+        "-c",
+        "echo $X $(id -u); exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(stdout(&out), "42 65534\n");
+    // inspect templates find docker's fields.
+    let f = d.ok(&[
+        "inspect",
+        "-f",
+        "{{.State.Running}} {{.State.Status}} {{.Name}} {{.Config.Image}} {{.Id}}",
+        "ticker",
+    ]);
+    assert_eq!(f, format!("true running /ticker busybox {id}"));
+    let pid: i32 = d
+        .ok(&["inspect", "-f", "{{.State.Pid}}", "ticker"])
+        .parse()
+        .unwrap();
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    // stop sends SIGTERM: the trap runs and the exit code is 0.
+    d.ok(&["stop", "ticker"]);
+    assert!(d.ok(&["logs", "ticker"]).contains("bye"));
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "ticker"
+        ]),
+        "exited 0"
+    );
+    let ps = d.ok(&["ps", "-a", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(ps.starts_with("ticker Exited (0)"), "{ps}");
+    // Started again, killed, removed: its cgroup goes too.
+    d.ok(&["start", "ticker"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Running}}", "ticker"]),
+        "true"
+    );
+    d.ok(&["kill", "ticker"]);
+    assert!(eventually(Duration::from_secs(5), || {
+        d.ok(&["inspect", "-f", "{{.State.ExitCode}}", "ticker"]) == "137"
+    }));
+    d.ok(&["rm", "ticker"]);
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/memory/berth/{id}")).exists());
+    assert!(!std::path::Path::new(&format!("/sys/fs/cgroup/pids/berth/{id}")).exists());
+    let out = d.docker(&["inspect", "ticker"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("No such object: ticker"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn errors_read_like_dockers() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.ok(&["run", "-d", "--name", "one", "busybox", "sleep", "100"]);
+    let out = d.docker(&["run", "-d", "--name", "one", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr(&out).contains("The container name \"/one\" is already in use"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&["rm", "one"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("container is running"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&["run", "--rm", "no-such-image-here"]);
+    assert_eq!(out.status.code(), Some(125));
+    let out = d.docker(&["stop", "nothing-by-this-name"]);
+    assert!(
+        stderr(&out).contains("No such container: nothing-by-this-name"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&["run", "--rm", "busybox", "/no/such/binary"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("/no/such/binary"), "{}", stderr(&out));
+    d.ok(&["rm", "-f", "one"]);
+}
+
+#[test]
+fn memory_and_pids_limits_are_enforced() {
+    if !engine::usable() {
+        return;
+    }
+    if !std::path::Path::new("/sys/fs/cgroup/memory").exists()
+        && !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+    {
+        eprintln!("SKIP: no memory controller");
+        return;
+    }
+    let d = Daemon::start();
+    // 32 MiB limit, 100 MiB wanted: the kernel kills it; docker sees 137 and OOMKilled.
+    let out = d.docker(&[
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "32m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived",
+    ]);
+    assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("survived"));
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.OOMKilled}} {{.HostConfig.Memory}}",
+            "hog"
+        ]),
+        "true 33554432"
+    );
+    // pids.max 5: the sixth process cannot be forked.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--pids-limit",
+        "5",
+        "busybox",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait; echo done",
+    ]);
+    assert!(
+        stderr(&out).contains("can't fork")
+            || stderr(&out).contains("Resource temporarily unavailable"),
+        "stdout {} stderr {}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
+
+#[test]
+fn named_volumes_keep_data_between_containers() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.ok(&["volume", "create", "keep"]);
+    d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "keep:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo persisted > /data/f",
+    ]);
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "keep:/data:ro",
+            "busybox",
+            "cat",
+            "/data/f"
+        ]),
+        "persisted"
+    );
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "-v",
+        "keep:/data:ro",
+        "busybox",
+        "touch",
+        "/data/g",
+    ]);
+    assert!(!out.status.success(), "a read-only volume accepted a write");
+    assert!(d.ok(&["volume", "ls", "-q"]).lines().any(|l| l == "keep"));
+    // A bind mount shows host files; --read-only refuses writes to the rootfs.
+    let host = d.dir.path().join("shared");
+    std::fs::create_dir_all(&host).unwrap();
+    std::fs::write(host.join("h"), "from host").unwrap();
+    let spec = format!("{}:/h", host.display());
+    assert_eq!(
+        d.ok(&["run", "--rm", "-v", &spec, "busybox", "cat", "/h/h"]),
+        "from host"
+    );
+    let out = d.docker(&["run", "--rm", "--read-only", "busybox", "touch", "/x"]);
+    assert!(!out.status.success());
+    d.ok(&["volume", "rm", "keep"]);
+    assert!(!d.ok(&["volume", "ls", "-q"]).lines().any(|l| l == "keep"));
+}
+
+#[test]
+fn published_port_answers_host_loopback_and_other_containers() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-p",
+        "8080:80",
+        "busybox",
+        "sh",
+        "-c",
+        "echo served-by-berth > /index.html; httpd -f -p 80 -h /",
+    ]);
+    assert_eq!(
+        d.ok(&["port", "web"]).lines().next().unwrap_or(""),
+        "80/tcp -> 0.0.0.0:8080"
+    );
+    let got = eventually(Duration::from_secs(5), || {
+        let o = d.ns(&[
+            "timeout",
+            "3",
+            "busybox",
+            "wget",
+            "-qO-",
+            "127.0.0.1:8080/index.html",
+        ]);
+        stdout(&o) == "served-by-berth\n"
+    });
+    assert!(got, "published port did not answer on 127.0.0.1");
+    let ip = d.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "web"]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "busybox",
+        "wget",
+        "-qO-",
+        &format!("http://{ip}/index.html"),
+    ]);
+    assert_eq!(out, "served-by-berth");
+    // --network none: only loopback.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "cat",
+        "/proc/net/dev",
+    ]);
+    assert!(!out.contains("eth0") && out.contains("lo:"), "{out}");
+    // --network host: the daemon's own namespace.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "busybox",
+        "cat",
+        "/proc/net/dev",
+    ]);
+    assert!(out.contains("docker0") || out.contains("berth0"), "{out}");
+}
+
+#[test]
+fn containers_outlive_a_killed_daemon_and_are_picked_up_again() {
+    if !engine::usable() {
+        return;
+    }
+    let mut d = Daemon::start();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "survivor",
+        "busybox",
+        "sh",
+        "-c",
+        "i=0; while true; do echo line $i; i=$((i+1)); sleep 0.05; done",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "short",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; exit 5",
+    ]);
+    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", "survivor"]);
+    let id = d.ok(&["inspect", "-f", "{{.Id}}", "survivor"]);
+    d.kill_daemon();
+    // While no daemon runs: the container lives, its log grows, the short one exits.
+    let log = d
+        .dir
+        .path()
+        .join("data/containers")
+        .join(&id[..12])
+        .join("container.log");
+    let before = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    std::thread::sleep(Duration::from_millis(1500));
+    let after = std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        after > before,
+        "log stopped growing without the daemon ({before} -> {after})"
+    );
+    assert!(
+        std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        "container died with the daemon"
+    );
+    d.spawn_daemon();
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Running}} {{.State.Pid}}",
+            "survivor"
+        ]),
+        format!("true {pid}")
+    );
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            "short"
+        ]),
+        "exited 5"
+    );
+    d.ok(&["stop", "-t", "1", "survivor"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Running}}", "survivor"]),
+        "false"
+    );
+}
+
+#[test]
+fn restart_policy_on_failure_restarts_then_gives_up() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:2",
+        "busybox",
+        "sh",
+        "-c",
+        "exit 1",
+    ]);
+    let done = eventually(Duration::from_secs(15), || {
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Status}}",
+            "flaky",
+        ]) == "2 exited"
+    });
+    assert!(
+        done,
+        "{}",
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.RestartCount}} {{.State.Status}}",
+            "flaky"
+        ])
+    );
+}
