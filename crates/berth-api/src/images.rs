@@ -364,7 +364,7 @@ impl std::io::Read for ChanReader {
 
 /// POST `/images/load`: a docker-archive or OCI layout tar in the body.
 pub async fn load(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Response> {
-    let quiet = flag(&q, "quiet");
+    let _ = q;
     let reader = body_reader(req.into_body());
     let e = eng.clone();
     let loaded = tokio::task::spawn_blocking(move || -> ApiResult<Vec<String>> {
@@ -379,10 +379,9 @@ pub async fn load(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Respo
     })
     .await??;
     let mut out = String::new();
-    if !quiet || true {
-        for l in loaded {
-            out.push_str(&format!("{}\r\n", json!({"stream": format!("{l}\n")})));
-        }
+    // docker prints the same lines with and without `quiet`.
+    for l in loaded {
+        out.push_str(&format!("{}\r\n", json!({"stream": format!("{l}\n")})));
     }
     Ok(json_stream(Body::from(out)))
 }
@@ -395,7 +394,7 @@ pub async fn save(State(eng): State<Eng>, req: Request) -> ApiResult<Response> {
         .unwrap_or("")
         .split('&')
         .filter_map(|kv| kv.strip_prefix("names="))
-        .map(|v| percent_decode(v))
+        .map(percent_decode)
         .collect();
     if names.is_empty() {
         return Err(ApiError::bad("no image names given"));
@@ -431,7 +430,7 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'%' if i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 => {
+            b'%' if i + 2 < b.len() => {
                 let h = std::str::from_utf8(&b[i + 1..i + 3])
                     .ok()
                     .and_then(|h| u8::from_str_radix(h, 16).ok());

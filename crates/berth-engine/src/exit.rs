@@ -22,7 +22,7 @@ impl Engine {
                     .and_then(|c| c.wait())
                     .ok()
                     .or_else(|| berth_shim::read_exit(&dir).ok().flatten())
-                    .unwrap_or_else(|| lost_shim());
+                    .unwrap_or_else(lost_shim);
                 me.handle_exit(&id, info);
             });
         if spawned.is_err() {

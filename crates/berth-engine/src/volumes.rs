@@ -26,6 +26,9 @@ pub struct Volume {
     pub anonymous: bool,
 }
 
+/// A tmpfs mount: destination and mount options.
+pub(crate) type Tmpfs = (String, String);
+
 fn valid_volume_name(name: &str) -> bool {
     crate::container::valid_name(name)
 }
@@ -151,7 +154,7 @@ impl Engine {
         &self,
         cfg: &ContainerConfig,
         hc: &HostConfig,
-    ) -> Result<(Vec<MountPoint>, Vec<(String, String)>)> {
+    ) -> Result<(Vec<MountPoint>, Vec<Tmpfs>)> {
         let mut out: Vec<MountPoint> = Vec::new();
         let mut tmpfs: Vec<(String, String)> = Vec::new();
         let check_dst = |d: &str| -> Result<()> {
