@@ -58,7 +58,7 @@ fn impossible_uid_mapping() {
 
 #[test]
 fn executable_not_found() {
-    expect_clear_failure("executable_not_found", "executable", |b| {
+    expect_clear_failure("executable_not_found", "no such file or directory", |b| {
         b.args(&["/no/such/binary"]);
     });
 }
