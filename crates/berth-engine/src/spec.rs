@@ -24,51 +24,6 @@ const DEFAULT_CAPS: [&str; 14] = [
     "CAP_AUDIT_WRITE",
 ];
 
-/// Every capability Linux 6.x knows.
-const ALL_CAPS: [&str; 41] = [
-    "CHOWN",
-    "DAC_OVERRIDE",
-    "DAC_READ_SEARCH",
-    "FOWNER",
-    "FSETID",
-    "KILL",
-    "SETGID",
-    "SETUID",
-    "SETPCAP",
-    "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE",
-    "NET_BROADCAST",
-    "NET_ADMIN",
-    "NET_RAW",
-    "IPC_LOCK",
-    "IPC_OWNER",
-    "SYS_MODULE",
-    "SYS_RAWIO",
-    "SYS_CHROOT",
-    "SYS_PTRACE",
-    "SYS_PACCT",
-    "SYS_ADMIN",
-    "SYS_BOOT",
-    "SYS_NICE",
-    "SYS_RESOURCE",
-    "SYS_TIME",
-    "SYS_TTY_CONFIG",
-    "MKNOD",
-    "LEASE",
-    "AUDIT_WRITE",
-    "AUDIT_CONTROL",
-    "SETFCAP",
-    "MAC_OVERRIDE",
-    "MAC_ADMIN",
-    "SYSLOG",
-    "WAKE_ALARM",
-    "BLOCK_SUSPEND",
-    "AUDIT_READ",
-    "PERFMON",
-    "BPF",
-    "CHECKPOINT_RESTORE",
-];
-
 /// Everything the spec needs besides the record.
 pub struct SpecInputs<'a> {
     pub rootfs: &'a Path,
@@ -94,7 +49,7 @@ pub fn capabilities(add: &[String], drop: &[String], privileged: bool) -> Result
             format!("CAP_{u}")
         }
     };
-    let all: Vec<String> = ALL_CAPS.iter().map(|c| format!("CAP_{c}")).collect();
+    let all: Vec<String> = berth_runtime::security::CAP_NAMES.iter().map(|c| format!("CAP_{c}")).collect();
     let mut caps: Vec<String> = if privileged || add.iter().any(|c| norm(c) == "CAP_ALL") {
         all.clone()
     } else {

@@ -12,7 +12,7 @@ mod init;
 pub mod lifecycle;
 pub mod mounts;
 mod rootfs;
-mod security;
+pub mod security;
 pub mod spec;
 pub mod state;
 mod sys;

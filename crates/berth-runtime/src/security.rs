@@ -5,7 +5,7 @@ use crate::error::{Context, Error, Result};
 use oci_spec::runtime::{Capabilities, LinuxCapabilities, PosixRlimit, PosixRlimitType, Process};
 
 /// Capability names in kernel bit order (without the CAP_ prefix).
-const CAP_NAMES: [&str; 41] = [
+pub const CAP_NAMES: [&str; 41] = [
     "CHOWN",
     "DAC_OVERRIDE",
     "DAC_READ_SEARCH",
