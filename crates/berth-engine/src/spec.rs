@@ -49,7 +49,10 @@ pub fn capabilities(add: &[String], drop: &[String], privileged: bool) -> Result
             format!("CAP_{u}")
         }
     };
-    let all: Vec<String> = berth_runtime::security::CAP_NAMES.iter().map(|c| format!("CAP_{c}")).collect();
+    let all: Vec<String> = berth_runtime::security::CAP_NAMES
+        .iter()
+        .map(|c| format!("CAP_{c}"))
+        .collect();
     let mut caps: Vec<String> = if privileged || add.iter().any(|c| norm(c) == "CAP_ALL") {
         all.clone()
     } else {

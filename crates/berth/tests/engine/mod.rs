@@ -243,19 +243,15 @@ impl Drop for Daemon {
         }
         let _ = self.holder.kill();
         let _ = self.holder.wait();
-        for id in ids {
-            for ctrl in [
-                "memory",
-                "pids",
-                "cpu,cpuacct",
-                "freezer",
-                "cpuset",
-                "devices",
-                "blkio",
-            ] {
-                let p = format!("/sys/fs/cgroup/{ctrl}/berth/{id}");
-                let _ = std::fs::remove_dir(&p);
+        let ctrls: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+            .map(|rd| rd.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        for ctrl in &ctrls {
+            for id in &ids {
+                let _ = std::fs::remove_dir(ctrl.join("berth").join(id));
             }
+            // The shared parent goes once no test uses it (rmdir fails while it has children).
+            let _ = std::fs::remove_dir(ctrl.join("berth"));
         }
     }
 }
