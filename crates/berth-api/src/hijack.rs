@@ -114,7 +114,20 @@ pub async fn exec_start(
         let shim = if detach {
             None
         } else {
-            Some(e.attach_dir(&dir, c.attach_stdin, c.attach_stdout, c.attach_stderr)?)
+            match e.attach_dir(&dir, c.attach_stdin, c.attach_stdout, c.attach_stderr) {
+                Ok(s) => Some(s),
+                // A process with no output may be gone before we attach: its shim has left
+                // exit.json and nothing to read, so the client gets an empty stream.
+                Err(_)
+                    if e.exec_wait(&id, std::time::Duration::from_secs(2))
+                        .is_some() =>
+                {
+                    let (ours, _theirs) = std::os::unix::net::UnixStream::pair()
+                        .map_err(|err| ApiError::internal(err.to_string()))?;
+                    Some(ours)
+                }
+                Err(err) => return Err(err.into()),
+            }
         };
         Ok((c.tty || opts.tty, shim))
     })
