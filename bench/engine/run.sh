@@ -12,6 +12,7 @@
 #   BERTH_BIN=path      use this berth (berth-shim next to it, or BERTH_SHIM) instead of building
 #   BENCH_ENGINES="berth docker podman"   the engines to run (berth is always the subject)
 #   BENCH_WARMUP=3      untimed rounds before the timed ones
+#   BENCH_STALL=300     seconds without progress after which a client command is killed
 set -uo pipefail
 export LC_ALL=C # $EPOCHREALTIME with a '.'
 unset RUST_BACKTRACE RUST_LIB_BACKTRACE
@@ -19,6 +20,7 @@ unset RUST_BACKTRACE RUST_LIB_BACKTRACE
 N=${1:-20}
 COUNT=${2:-100}
 WARMUP=${BENCH_WARMUP:-3}
+STALL=${BENCH_STALL:-300}
 read -r -a ENGINES <<<"${BENCH_ENGINES:-berth docker podman}"
 case $N in '' | *[!0-9]* | 0) echo "usage: $0 [N>0] [COUNT>=0]" >&2; exit 2 ;; esac
 case $COUNT in '' | *[!0-9]*) echo "usage: $0 [N>0] [COUNT>=0]" >&2; exit 2 ;; esac
@@ -72,10 +74,11 @@ libpod_parent_existed=0
 [ -d /sys/fs/cgroup/pids/libpod_parent ] && libpod_parent_existed=1
 
 # ns_new NAME: a new network, mount and pid namespace whose init is tini (it reaps the shims'
-# orphans, as a host's init does); lo up, a private tmpfs on /run so nothing an engine writes
-# there reaches the host's /run. Its init's pid goes to $WORK/NAME.ns.
+# orphans, as a host's init does); lo up, and private tmpfs on /run and /var/lib, so that what
+# an engine writes there by default (podman's blob-info cache in /var/lib/containers/cache,
+# state under /run) stays in the namespace. Its init's pid goes to $WORK/NAME.ns.
 ns_new() {
-  local name=$1 up pid
+  local name=$1 up pid=
   unshare --pid --fork --mount-proc --net --mount --propagation private -- tini -- sleep infinity \
     2>"$WORK/$name.ns.err" &
   up=$!
@@ -83,15 +86,16 @@ ns_new() {
     pid=$(pgrep -P "$up" | head -1) && [ -n "$pid" ] && break
     sleep 0.02
   done
-  [ -n "$pid" ] || { echo "could not make the $name namespace" >&2; exit 1; }
+  [ -n "$pid" ] || { kill "$up" 2>/dev/null; echo "could not make the $name namespace" >&2; exit 1; }
+  HOLDERS+=("$name:$pid")
   # never go on in the host's namespaces
   if [ "$(readlink "/proc/$pid/ns/net")" = "$(readlink /proc/self/ns/net)" ] ||
     [ "$(readlink "/proc/$pid/ns/mnt")" = "$(readlink /proc/self/ns/mnt)" ]; then
     echo "the $name namespace is the host's" >&2; exit 1
   fi
   echo "$pid" >"$WORK/$name.ns"
-  HOLDERS+=("$name:$pid")
-  in_ns "$name" sh -c 'ip link set lo up && mount -t tmpfs -o mode=755 tmpfs /run'
+  in_ns "$name" sh -c 'ip link set lo up && mount -t tmpfs -o mode=755 tmpfs /run &&
+    mount -t tmpfs -o mode=755 tmpfs /var/lib'
 }
 in_ns() { # NAME CMD...: run CMD inside NAME's namespaces
   local name=$1; shift
@@ -114,7 +118,7 @@ podman_ids() { # the same for podman: its events file and its containers' storag
 
 cleanup() {
   trap '' INT TERM
-  local h pid id
+  local h pid id left=
   [ -n "${EVENTS_PID:-}" ] && kill "$EVENTS_PID" 2>/dev/null
   # daemons first, politely (they unmount and delete what they can), then the namespaces' inits:
   # SIGKILL to a pid namespace's init kills everything in it and in the containers' nested ones.
@@ -126,12 +130,23 @@ cleanup() {
   for h in "${HOLDERS[@]}"; do
     for _ in $(seq 100); do [ -e "/proc/${h#*:}" ] || break; sleep 0.05; done
   done
-  sleep 0.5 # the kernel frees the namespaces (and their mounts, links, rules) as the last task goes
-  # cgroups: only ours. dockerd's are all under its own parent; berth's and podman's by id.
-  rm_cgroups "$DOCKER_CG"
-  for id in $(berth_ids); do rm_cgroups "berth/$id"; done
-  for id in $(podman_ids); do rm_cgroups "libpod_parent/libpod-$id"; done
-  [ $libpod_parent_existed = 0 ] && rm_cgroups libpod_parent
+  # The kernel frees the namespaces (and their mounts, links, rules) as the last task goes.
+  # cgroups: only ours. dockerd's are all under its own parent; berth's and podman's by id. A
+  # cgroup whose last task is still exiting refuses rmdir for a moment: retry for up to 10 s.
+  berth_ids >"$WORK/ids.berth"
+  podman_ids >"$WORK/ids.podman"
+  for _ in $(seq 20); do
+    rm_cgroups "$DOCKER_CG"
+    while read -r id; do rm_cgroups "berth/$id"; done <"$WORK/ids.berth"
+    while read -r id; do rm_cgroups "libpod_parent/libpod-$id"; done <"$WORK/ids.podman"
+    [ $libpod_parent_existed = 0 ] && rm_cgroups libpod_parent
+    left=$(for d in /sys/fs/cgroup/*/"$DOCKER_CG"; do [ -d "$d" ] && echo "$d"; done
+      while read -r id; do ls -d /sys/fs/cgroup/*/berth/"$id" 2>/dev/null; done <"$WORK/ids.berth"
+      while read -r id; do ls -d /sys/fs/cgroup/*/libpod_parent/libpod-"$id" 2>/dev/null; done <"$WORK/ids.podman")
+    [ -z "$left" ] && break
+    sleep 0.5
+  done
+  [ -n "$left" ] && echo "cgroups that would not go: $left" >&2
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -238,6 +253,16 @@ for e in "${ENGINES[@]}"; do
   [ -n "${FAILED[$e]:-}" ] && echo "$e: ${FAILED[$e]}" >&2
 done
 ok() { has "$1" && [ -z "${FAILED[$1]:-}" ]; }
+# Variants: each engine by its name, and berth a second time through its own CLI, "berthcli".
+label() {
+  case $1 in
+    berth) echo "berth (docker CLI)" ;;
+    berthcli) echo "berth (berth CLI)" ;;
+    docker) echo "docker" ;;
+    podman) echo "podman" ;;
+  esac
+}
+engine_of() { case $1 in berthcli) echo berth ;; *) echo "$1" ;; esac; }
 
 # --- timing ----------------------------------------------------------------------------------
 # rounds FILE R W: FILE holds variants, "NAME COMMAND..." a line. W untimed then R timed rounds;
@@ -246,7 +271,7 @@ ok() { has "$1" && [ -z "${FAILED[$1]:-}" ]; }
 # command (only the client's own fork+exec besides it, as with hyperfine -N). µs per successful
 # run to $T/NAME.us; each failed run adds a line to $T/NAME.fails and its stderr to NAME.err.
 rounds() {
-  local file=$1 R=$2 W=$3 r k v name rest t0 t1
+  local file=$1 R=$2 W=$3 r k v name rest t0 t1 rc
   local -a lines cmd
   mapfile -t lines <"$file"
   v=${#lines[@]}
@@ -254,19 +279,22 @@ rounds() {
     for ((k = 0; k < v; k++)); do
       read -r name rest <<<"${lines[(k + r + v * W) % v]}"
       read -r -a cmd <<<"$rest"
+      echo "$name, round $r" >"$T/progress"
       t0=$EPOCHREALTIME
-      if "${cmd[@]}" </dev/null >/dev/null 2>"$T/$name.last"; then
-        t1=$EPOCHREALTIME
+      "${cmd[@]}" </dev/null >/dev/null 2>"$T/$name.last"
+      rc=$?
+      t1=$EPOCHREALTIME
+      if [ $rc = 0 ]; then
         ((r > 0)) && echo $((${t1/./} - ${t0/./})) >>"$T/$name.us"
       elif ((r > 0)); then
         echo 1 >>"$T/$name.fails"
-        head -c 300 "$T/$name.last" >>"$T/$name.err"
+        echo "exit $rc: $(head -c 300 "$T/$name.last" | tr '\n' ' ')" >>"$T/$name.err"
       fi
     done
   done
 }
-# probe FILE: one untimed try of each variant, bounded: one that hangs is left out (its name
-# goes to NAME.probe), one that fails stays in (its failed runs are counted and shown)
+# probe FILE: one untimed try of each variant, bounded: one that hangs is left out (and noted
+# in NAME.probe), one that fails stays in (its failed runs are counted and shown)
 probe() {
   local name rest rc
   local -a cmd
@@ -282,13 +310,14 @@ probe() {
     fi
   done <"$1"
 }
-# many NAME RUNARGS CLI...: COUNT times `CLI run -d --name bench-many-I busybox sleep 3600`;
+# many NAME CLI...: COUNT times `CLI run -d --name bench-many-I busybox sleep 3600`;
 # total µs to $T/NAME.many, failed runs to NAME.manyfails
 many() {
   local name=$1 i t0 t1 fails=0
   shift
   t0=$EPOCHREALTIME
   for ((i = 1; i <= COUNT; i++)); do
+    echo "$name, run -d number $i" >"$T/progress"
     "$@" run -d --name "bench-many-$i" busybox sleep 3600 </dev/null >/dev/null 2>>"$T/$name.manyerr" ||
       fails=$((fails + 1))
   done
@@ -310,11 +339,34 @@ rm_many() {
 }
 export -f rounds probe many rm_many
 export T COUNT
-# in_client CMD...: CMD (an exported function or a command) in the client namespace, in the
-# background so a signal to this script is handled at once, not after the loop.
+kill_tree() { # PID: it and its descendants, children first
+  local c
+  for c in $(pgrep -P "$1"); do kill_tree "$c"; done
+  kill -KILL "$1" 2>/dev/null
+}
+# in_client CMD...: CMD (an exported function or a command) in the client namespace. In the
+# background, so a signal to this script is handled at once, not after the loop; and watched:
+# if $T/progress (which the functions above update before each command) stays the same for
+# $STALL seconds, the command is killed and the stall is reported (a hung engine must not hang
+# the benchmark).
 in_client() {
+  local pid last now same=0
+  echo "start: $*" >"$T/progress"
   in_ns client bash -c '"$@"' bash "$@" &
-  wait $!
+  pid=$!
+  last=$(<"$T/progress")
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 0.5 &
+    wait $!
+    now=$(<"$T/progress")
+    if [ "$now" != "$last" ]; then last=$now; same=0; else same=$((same + 1)); fi
+    if [ $same -ge $((STALL * 2)) ]; then
+      echo "no progress in ${STALL} s, killed: ${now#start: }" | tee -a "$WORK/stalls" >&2
+      kill_tree "$pid"
+      break
+    fi
+  done
+  wait "$pid" 2>/dev/null
 }
 
 # variants FILE ARGS...: one line per engine (and client) that is up, "NAME CLI ARGS..."
@@ -391,20 +443,25 @@ declare -A NSOF=([berth]=berth [docker]=docker [podman]=client)
 declare -A SHIM=([berth]=berth-shim [docker]=containerd-shim [podman]=conmon) # comm, 15 chars
 declare -A DAEMON=([berth]=berth [docker]="dockerd containerd" [podman]="")
 if [ "$COUNT" -gt 0 ]; then
-  for e in berth docker podman; do
-    ok "$e" || continue
+  # berth through its own CLI first: should the docker CLI's path wedge the daemon, it comes after
+  for e in berthcli berth docker podman; do
+    ok "$(engine_of "$e")" || continue
     cli=CLI_$e
-    ns=${NSOF[$e]}
-    echo "row 3, $e: $COUNT x run -d ..." >&2
+    ns=${NSOF[$(engine_of "$e")]}
+    echo "row 3, $(label "$e"): $COUNT x run -d ..." >&2
     sleep 2
     m0=$(mem_avail); p0=$(pss_sum "$ns")
-    d0=$(for c in ${DAEMON[$e]}; do rss_of "$ns" "$c"; done | awk '{ s += $1 } END { print s + 0 }')
+    d0=$(for c in ${DAEMON[$(engine_of "$e")]}; do rss_of "$ns" "$c"; done | awk '{ s += $1 } END { print s + 0 }')
     # shellcheck disable=SC2086
     in_client many "$e" ${!cli}
+    if [ ! -s "$T/$e.many" ]; then # it stalled: the engine is wedged, nothing more to ask it
+      tail -1 "$WORK/stalls" >"$T/$e.hung" 2>/dev/null
+      continue
+    fi
     sleep 2
     m1=$(mem_avail); p1=$(pss_sum "$ns")
-    d1=$(for c in ${DAEMON[$e]}; do rss_of "$ns" "$c"; done | awk '{ s += $1 } END { print s + 0 }')
-    rss_of "$ns" "${SHIM[$e]}" >"$T/$e.shimrss"
+    d1=$(for c in ${DAEMON[$(engine_of "$e")]}; do rss_of "$ns" "$c"; done | awk '{ s += $1 } END { print s + 0 }')
+    rss_of "$ns" "${SHIM[$(engine_of "$e")]}" >"$T/$e.shimrss"
     rmargs=(-f); [ "$e" = podman ] && rmargs=(-f -t 0) # podman rm -f waits for SIGTERM's timeout first
     in_client rm_many "$e" "${!cli}" "${rmargs[@]}"
     echo "$m0 $m1 $p0 $p1 $d0 $d1" >"$T/$e.mem"
@@ -436,15 +493,6 @@ stats() { # file of µs -> "median p90" in ms (p90: nearest rank)
           printf "%.1f %.1f", m, a[r] }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 > 0 && a != "-") printf "%.2f", a / b; else print "n/a" }'; }
-label() {
-  case $1 in
-    berth) echo "berth (docker CLI)" ;;
-    berthcli) echo "berth (berth CLI)" ;;
-    docker) echo "docker" ;;
-    podman) echo "podman" ;;
-  esac
-}
-engine_of() { case $1 in berthcli) echo berth ;; *) echo "$1" ;; esac; }
 latency_rows() { # ROW: one table line per variant
   local row=$1 v med p90 base runs fails why
   base=$( [ -s "$T/$row-docker.us" ] && stats "$T/$row-docker.us" | cut -d' ' -f1)
@@ -509,9 +557,13 @@ mib() { awk -v k="$1" -v n="${2:-1}" 'BEGIN { printf "%.2f", k / 1024 / n }'; }
     echo "| engine | run -d x$COUNT s | ms each | ratio to docker | shims | shim RSS MiB (median) | engine PSS MiB per container | daemon RSS growth MiB | host MemAvailable drop MiB per container | rm -f all s | left |"
     echo "|---|---|---|---|---|---|---|---|---|---|---|"
     base=$( [ -s "$T/docker.many" ] && awk -v c="$COUNT" '{ printf "%.1f", $1 / 1000 / c }' "$T/docker.many")
-    for e in berth docker podman; do
-      has "$e" || continue
-      if [ ! -s "$T/$e.many" ]; then echo "| $e | not available | | | | | | | | | |"; continue; fi
+    for e in berthcli berth docker podman; do
+      has "$(engine_of "$e")" || continue
+      if [ -s "$T/$e.hung" ]; then
+        echo "| $(label "$e") | hung: $(sed 's/.*run -d number \([0-9]*\).*/run -d number \1 got no answer/' "$T/$e.hung") in $STALL s | | | | | | | | | |"
+        continue
+      fi
+      if [ ! -s "$T/$e.many" ]; then echo "| $(label "$e") | not available | | | | | | | | | |"; continue; fi
       read -r m0 m1 p0 p1 d0 d1 <"$T/$e.mem"
       tot=$(awk '{ printf "%.1f", $1 / 1e6 }' "$T/$e.many")
       each=$(awk -v c="$COUNT" '{ printf "%.1f", $1 / 1000 / c }' "$T/$e.many")
@@ -521,12 +573,19 @@ mib() { awk -v k="$1" -v n="${2:-1}" 'BEGIN { printf "%.2f", k / 1024 / n }'; }
       shim=$(sort -n "$T/$e.shimrss" | awk '{ a[NR] = $1 } END { if (NR) printf "%.2f", ((NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) / 1024; else print "-" }')
       daemon=-; [ "$e" != podman ] && daemon=$(mib $((d1 - d0)))
       rmt=$(awk '{ printf "%.1f", $1 / 1e6 }' "$T/$e.rm")
-      echo "| $e | $tot | $each | $(ratio "$each" "${base:-}") | $shims | $shim | $(mib $((p1 - p0)) "$COUNT") | $daemon | $(mib $((m0 - m1)) "$COUNT") | $rmt | $(cat "$T/$e.left") |"
+      echo "| $(label "$e") | $tot | $each | $(ratio "$each" "${base:-}") | $shims | $shim | $(mib $((p1 - p0)) "$COUNT") | $daemon | $(mib $((m0 - m1)) "$COUNT") | $rmt | $(cat "$T/$e.left") |"
     done
   fi
   echo
   echo -n "Container cgroups the engines left behind after removing all their containers:"
-  for e in berth docker podman; do ok "$e" && echo -n " $e $(leaks "$e");"; done
+  for e in berth docker podman; do
+    ok "$e" || continue
+    if [ -s "$T/$e.hung" ] || [ -s "$T/${e}cli.hung" ]; then
+      echo -n " $e n/a (it hung with containers running);"
+    else
+      echo -n " $e $(leaks "$e");"
+    fi
+  done
   echo
   echo
   echo "ratio to docker = this engine's median / dockerd's median (below 1 is faster). Every engine" \
@@ -534,12 +593,20 @@ mib() { awk -v k="$1" -v n="${2:-1}" 'BEGIN { printf "%.2f", k / 1024 / n }'; }
     "cgroup v2 mount hidden (crun refuses hybrid hosts). podman rm used \`-f -t 0\` (docker's \`rm -f\` kills at once)."
   errs=()
   for f in "$T"/*.err "$T"/*.manyerr "$T"/*.rmerr; do [ -s "$f" ] && errs+=("$f"); done
+  if [ -s "$WORK/stalls" ]; then
+    echo
+    echo "Stalled client commands (killed after $STALL s without progress):"
+    echo
+    sed 's/^/- /' "$WORK/stalls"
+  fi
   if [ ${#errs[@]} -gt 0 ]; then
     echo
-    echo "Errors of failed runs (first lines):"
+    echo "Errors of failed runs, by kind (ids and tempdir paths replaced; how many times):"
     echo
     for f in "${errs[@]}"; do
-      echo "- $(basename "$f"): \`$(head -c 300 "$f" | head -2 | tr '\n' ' ')\`"
+      echo "- $(basename "$f" | sed 's/\.err$/ (timed runs)/; s/\.manyerr$/ (COUNT row, run -d)/; s/\.rmerr$/ (COUNT row, rm)/'):"
+      sed -E "s#$WORK#<tmp>#g; s/[0-9a-f]{12,64}/<id>/g" "$f" | cut -c1-200 | sort | uniq -c | sort -rn | head -4 |
+        while read -r n msg; do echo "  - ${n}x \`$msg\`"; done
     done
   fi
 } | tee "$WORK/table.md"

@@ -203,25 +203,31 @@ pub async fn wait(State(eng): State<Eng>, Path(id): Path<String>, q: Q) -> ApiRe
     if !matches!(cond.as_str(), "not-running" | "next-exit" | "removed") {
         return Err(ApiError::bad(format!("invalid condition: \"{cond}\"")));
     }
-    let (tx, rx) = std::sync::mpsc::channel();
     let name = id.clone();
-    let e2 = eng.clone();
     blocking(&eng, move |e| {
         e.find(&name)?;
         Ok(())
     })
     .await?;
-    std::thread::spawn(move || {
-        let _ = tx.send(e2.wait(&id, &cond));
-    });
-    let body = blocking_body(move |sink| {
-        let v = match rx.recv() {
+    // Subscribed before the headers go out; the waiting happens on one plain thread (not the
+    // async runtime's blocking pool, which a thousand detached `docker run`s would exhaust).
+    let events = eng.events.subscribe();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let e2 = eng.clone();
+    std::thread::Builder::new()
+        .name("wait".into())
+        .spawn(move || {
+            let _ = tx.send(e2.wait_with(events, &id, &cond));
+        })
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let body = Body::from_stream(futures_util::stream::once(async move {
+        let v = match rx.await {
             Ok(Ok(code)) => json!({"StatusCode": code, "Error": null}),
             Ok(Err(e)) => json!({"StatusCode": -1, "Error": {"Message": e.to_string()}}),
             Err(_) => json!({"StatusCode": -1, "Error": {"Message": "wait aborted"}}),
         };
-        sink.send(format!("{v}\n"));
-    });
+        Ok::<_, std::io::Error>(Bytes::from(format!("{v}\n")))
+    }));
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "application/json")
         .body(body)

@@ -424,7 +424,16 @@ impl Engine {
 
     /// `docker wait`: block until the condition holds; the exit code.
     pub fn wait(&self, name: &str, condition: &str) -> Result<i32> {
-        let events = self.events.subscribe();
+        self.wait_with(self.events.subscribe(), name, condition)
+    }
+
+    /// `wait` on events subscribed earlier (so a caller can subscribe before it answers).
+    pub fn wait_with(
+        &self,
+        events: std::sync::mpsc::Receiver<crate::events::Event>,
+        name: &str,
+        condition: &str,
+    ) -> Result<i32> {
         let rec = self.find(name)?;
         let id = rec.id.clone();
         if condition != "next-exit" && condition != "removed" && !rec.state.status.is_live() {
