@@ -265,8 +265,7 @@ pub async fn top(State(eng): State<Eng>, Path(id): Path<String>) -> ApiResult<Js
     .await
 }
 
-pub async fn stats(State(eng): State<Eng>, Path(id): Path<String>, q: Q) -> ApiResult<Json<Value>> {
-    let _ = q;
+pub async fn stats(State(eng): State<Eng>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     blocking(&eng, move |e| {
         let r = e.find(&id)?;
         let s = e.stats(&id)?;

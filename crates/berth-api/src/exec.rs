@@ -1,6 +1,5 @@
 //! `/containers/{id}/exec`, `/exec/{id}/json`, `/exec/{id}/resize` (start is in hijack).
 
-use crate::containers::flag;
 use crate::error::{ApiError, ApiResult};
 use crate::{blocking, Eng};
 use axum::body::Bytes;
@@ -45,7 +44,6 @@ pub async fn resize(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<StatusCode> {
-    let _ = flag(&q, "");
     let h: u16 = q.get("h").and_then(|v| v.parse().ok()).unwrap_or(24);
     let w: u16 = q.get("w").and_then(|v| v.parse().ok()).unwrap_or(80);
     blocking(&eng, move |e| Ok(e.exec_resize(&id, h, w)?)).await?;

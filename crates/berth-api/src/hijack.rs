@@ -80,7 +80,6 @@ pub async fn attach(
         ))
     })
     .await?;
-    let _ = id;
     Ok(upgrade(req, tty, rx))
 }
 

@@ -363,8 +363,7 @@ impl std::io::Read for ChanReader {
 }
 
 /// POST `/images/load`: a docker-archive or OCI layout tar in the body.
-pub async fn load(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Response> {
-    let _ = q;
+pub async fn load(State(eng): State<Eng>, req: Request) -> ApiResult<Response> {
     let reader = body_reader(req.into_body());
     let e = eng.clone();
     let loaded = tokio::task::spawn_blocking(move || -> ApiResult<Vec<String>> {

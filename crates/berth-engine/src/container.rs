@@ -110,6 +110,12 @@ pub struct ContainerRecord {
     pub state: State,
     pub restart_count: u32,
     pub mounts: Vec<MountPoint>,
+    /// `--tmpfs` and `--mount type=tmpfs`: destination and options.
+    #[serde(default)]
+    pub tmpfs: Vec<(String, String)>,
+    /// The image's manifest, so a start reads it directly instead of searching by id.
+    #[serde(default)]
+    pub image_manifest: String,
     pub net: Option<NetAttach>,
     pub ports: Vec<Published>,
 }

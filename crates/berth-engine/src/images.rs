@@ -89,6 +89,11 @@ impl Images {
         Ok(found)
     }
 
+    /// The image a manifest (or index) digest names.
+    pub fn by_manifest(&self, manifest: &Digest) -> Result<Image> {
+        self.load(manifest)
+    }
+
     /// Read the manifest (choosing the host's platform in an index) and the config.
     fn load(&self, manifest: &Digest) -> Result<Image> {
         let bytes = self.store.read_verified(manifest, MAX_MANIFEST)?;

@@ -49,6 +49,15 @@ pub fn parse_size(s: &str) -> Option<u64> {
     Some((n * mult as f64) as u64)
 }
 
+/// Remove a directory tree; one that is already gone is fine.
+pub(crate) fn remove_tree(dir: &std::path::Path) -> Result<()> {
+    use error::Context;
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r.ctx(|| format!("removing {}", dir.display())),
+    }
+}
+
 /// Bytes used under a directory (not following symlinks).
 pub fn du(path: &std::path::Path) -> u64 {
     let Ok(meta) = std::fs::symlink_metadata(path) else {

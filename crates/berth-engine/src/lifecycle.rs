@@ -87,7 +87,7 @@ impl Engine {
                 "can't create 'AutoRemove' container with restart policy".into(),
             ));
         }
-        let (mounts, _) = self.resolve_mounts(&cfg, &hc)?;
+        let (mounts, tmpfs) = self.resolve_mounts(&cfg, &hc)?;
 
         let id = loop {
             let id = new_id();
@@ -135,6 +135,8 @@ impl Engine {
                 },
                 restart_count: 0,
                 mounts,
+                tmpfs,
+                image_manifest: img.manifest.to_string(),
                 net: None,
                 ports: Vec::new(),
             };
@@ -232,7 +234,10 @@ impl Engine {
         let id = rec.id.clone();
         let dir = self.container_dir(&id);
         let rootfs = dir.join("rootfs");
-        let img = self.images.resolve(&rec.image_id)?;
+        let img = match berth_image::Digest::parse(&rec.image_manifest) {
+            Ok(m) => self.images.by_manifest(&m)?,
+            Err(_) => self.images.resolve(&rec.image_id)?,
+        };
         let lowers = self.images.lowers(&img)?;
         let _ = berth_image::unmount(&rootfs);
         berth_image::mount_overlay(&lowers, &dir.join("upper"), &dir.join("work"), &rootfs)?;
@@ -257,7 +262,7 @@ impl Engine {
                 .flat_map(|c| c.ports.clone())
                 .collect();
             let ports = crate::etcfiles::ports(&rec, &taken)?;
-            let (att, _) = self.net.attach(&rec, &ports)?;
+            let att = self.net.attach(&rec)?;
             rec = self.update(&id, |r| {
                 r.net = Some(att);
                 r.ports = ports;
@@ -290,14 +295,13 @@ impl Engine {
         for m in &rec.mounts {
             spec_binds.push((m.source.clone(), m.destination.clone(), !m.rw));
         }
-        let (_, tmpfs) = self.resolve_mounts(&rec.config, &rec.host_config)?;
         let (uid, gid, extra) = crate::spec::resolve_user(&rootfs, &rec.config.user)?;
         let spec = crate::spec::build(
             &rec,
             &crate::spec::SpecInputs {
                 rootfs: &rootfs,
                 binds: spec_binds,
-                tmpfs,
+                tmpfs: rec.tmpfs.clone(),
                 netns_path,
                 new_netns: mode != "host",
                 uid,
@@ -487,15 +491,7 @@ impl Engine {
     pub(crate) fn finish_remove(&self, rec: &ContainerRecord, volumes: bool) -> Result<()> {
         self.undo_start(&rec.id);
         let dir = self.container_dir(&rec.id);
-        std::fs::remove_dir_all(&dir)
-            .or_else(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })
-            .ctx(|| format!("removing {}", dir.display()))?;
+        crate::remove_tree(&dir)?;
         self.forget(&rec.id)?;
         self.drop_pending(&rec.id);
         if volumes {

@@ -129,13 +129,8 @@ impl Networks {
         }
     }
 
-    /// Choose the container's address (its `--ip` or the next free one) and build the
-    /// request berth-net carries out.
-    pub fn attach(
-        &self,
-        rec: &ContainerRecord,
-        ports: &[Published],
-    ) -> Result<(NetAttach, Request)> {
+    /// Choose the container's address (its `--ip` or the next free one).
+    pub fn attach(&self, rec: &ContainerRecord) -> Result<NetAttach> {
         let mode = rec.network_mode().to_string();
         let nr = self.get(&mode)?;
         let settings = rec.networking.endpoints_config.as_ref().and_then(|m| {
@@ -173,7 +168,7 @@ impl Networks {
             .map(|s| s.mac_address.clone())
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| berth_net::config::format_mac(&berth_net::mac_for(ip)));
-        let att = NetAttach {
+        Ok(NetAttach {
             network: nr.name.clone(),
             network_id: nr.id.clone(),
             ip: ip.to_string(),
@@ -181,9 +176,7 @@ impl Networks {
             gateway: nr.net.gateway.to_string(),
             mac,
             aliases: settings.and_then(|s| s.aliases.clone()).unwrap_or_default(),
-        };
-        let req = self.request_for(&rec.id, &att, ports)?;
-        Ok((att, req))
+        })
     }
 
     /// The berth-net request for an attachment and its published ports.

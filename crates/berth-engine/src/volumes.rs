@@ -119,15 +119,7 @@ impl Engine {
             )));
         }
         let dir = self.volume_dir(&v.name);
-        std::fs::remove_dir_all(&dir)
-            .or_else(|e| {
-                if e.kind() == std::io::ErrorKind::NotFound {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            })
-            .ctx(|| format!("removing {}", dir.display()))?;
+        crate::remove_tree(&dir)?;
         self.db.delete(Table::Volumes, name)?;
         self.events
             .publish("volume", "destroy", name, &[("driver", "local")]);
