@@ -115,25 +115,22 @@ fn networks(r: &ContainerRecord) -> Value {
             "DriverOpts": null, "DNSNames": if net == "bridge" { Value::Null } else { json!([r.name, &r.id[..12]]) },
         })
     };
-    match &r.net {
-        Some(n) => {
-            m.insert(
-                n.network.clone(),
-                ep(
-                    &n.network,
-                    &n.network_id,
-                    &n.ip,
-                    n.prefix,
-                    &n.gateway,
-                    &n.mac,
-                    &n.aliases,
-                ),
-            );
-        }
-        None if !mode.starts_with("container:") => {
-            m.insert(mode.to_string(), ep(mode, "", "", 0, "", "", &[]));
-        }
-        None => {}
+    for n in &r.nets {
+        m.insert(
+            n.network.clone(),
+            ep(
+                &n.network,
+                &n.network_id,
+                &n.ip,
+                n.prefix,
+                &n.gateway,
+                &n.mac,
+                &n.aliases,
+            ),
+        );
+    }
+    if r.nets.is_empty() && !mode.starts_with("container:") {
+        m.insert(mode.to_string(), ep(mode, "", "", 0, "", "", &[]));
     }
     Value::Object(m)
 }
@@ -162,7 +159,7 @@ pub fn container(e: &Engine, r: &ContainerRecord) -> Value {
     let dir = e.container_dir(&r.id);
     let st = &r.state;
     let s = st.status;
-    let (ip, prefix, gw, mac) = match &r.net {
+    let (ip, prefix, gw, mac) = match r.nets.first() {
         Some(n) if n.network == "bridge" => {
             (n.ip.clone(), n.prefix, n.gateway.clone(), n.mac.clone())
         }

@@ -88,7 +88,14 @@ pub fn router(engine: Eng) -> Router {
             get(volumes::inspect).delete(volumes::remove),
         )
         .route("/networks", get(networks::list))
-        .route("/networks/{id}", get(networks::inspect))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/auth", post(system::auth))
         .route("/distribution/{*rest}", head(system::not_implemented))
         .with_state(engine)

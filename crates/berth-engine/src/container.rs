@@ -69,6 +69,9 @@ pub struct Published {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NetAttach {
     pub network: String,
+    /// The interface inside the container: eth0, eth1, … in the order of attachment.
+    #[serde(default)]
+    pub interface: String,
     pub network_id: String,
     pub ip: String,
     pub prefix: u8,
@@ -116,7 +119,9 @@ pub struct ContainerRecord {
     /// The image's manifest, so a start reads it directly instead of searching by id.
     #[serde(default)]
     pub image_manifest: String,
-    pub net: Option<NetAttach>,
+    /// The bridge networks the container is on while it runs; the first carries `ports`.
+    #[serde(default)]
+    pub nets: Vec<NetAttach>,
     pub ports: Vec<Published>,
 }
 

@@ -39,7 +39,7 @@ impl Engine {
             r.state.oom_killed = info.oom_killed;
             r.state.finished_at = info.finished_at.clone();
             r.state.pid = 0;
-            r.net = None;
+            r.nets.clear();
             r.ports.clear();
         }) else {
             return;
@@ -122,11 +122,12 @@ impl Engine {
                     });
                     let shim = berth_shim::Client::connect(&dir).is_ok();
                     if running && shim && rec.state.status != Status::Starting {
-                        if let Some(att) = &rec.net {
+                        for (i, att) in rec.nets.iter().enumerate() {
                             if let Ok(ip) = att.ip.parse() {
                                 self.net.hold(&att.network, ip);
                             }
-                            if let Ok(req) = self.net.request_for(&id, att, &rec.ports) {
+                            let ports = if i == 0 { &rec.ports[..] } else { &[] };
+                            if let Ok(req) = self.net.request_for(&id, att, ports) {
                                 live_requests.push(req);
                             }
                         }
@@ -142,7 +143,7 @@ impl Engine {
                                 Status::Exited
                             };
                             r.state.pid = 0;
-                            r.net = None;
+                            r.nets.clear();
                             r.ports.clear();
                             r.state.error =
                                 "the daemon stopped while starting the container".into();

@@ -14,6 +14,7 @@ mod images;
 mod lifecycle;
 mod logs;
 pub mod model;
+mod netops;
 mod network;
 mod spec;
 mod volumes;
@@ -25,7 +26,7 @@ pub use events::{Event, Events};
 pub use exec::{ExecConfig, ExecRecord};
 pub use images::{Image, Images};
 pub use logs::{LogLine, LogOpts};
-pub use network::NetworkRecord;
+pub use network::{NetCreate, NetworkRecord, OPT_BRIDGE_NAME, OPT_MTU};
 pub use volumes::Volume;
 
 use std::os::unix::net::UnixStream;
@@ -159,15 +160,6 @@ impl Engine {
         let ex = self.exec_get(id)?;
         let c = berth_shim::Client::connect(&ex.dir)?;
         Ok(c.resize(rows, cols)?)
-    }
-
-    /// The networks (user, default bridge).
-    pub fn networks(&self) -> Vec<NetworkRecord> {
-        self.net.list()
-    }
-
-    pub fn network(&self, name: &str) -> Result<NetworkRecord> {
-        self.net.get(name)
     }
 
     /// Processes in the container (`docker top`): pids from its cgroup.

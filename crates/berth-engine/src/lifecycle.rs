@@ -137,7 +137,7 @@ impl Engine {
                 mounts,
                 tmpfs,
                 image_manifest: img.manifest.to_string(),
-                net: None,
+                nets: Vec::new(),
                 ports: Vec::new(),
             };
             // Claim the name before anything slow happens.
@@ -218,7 +218,7 @@ impl Engine {
                     r.state.error = msg;
                     r.state.exit_code = if never { 0 } else { 128 };
                     r.state.pid = 0;
-                    r.net = None;
+                    r.nets.clear();
                     r.ports.clear();
                 });
                 // docker removes an --rm container whose start failed.
@@ -262,16 +262,16 @@ impl Engine {
                 .flat_map(|c| c.ports.clone())
                 .collect();
             let ports = crate::etcfiles::ports(&rec, &taken)?;
-            let att = self.net.attach(&rec)?;
+            let atts = self.attach_all(&rec)?;
             rec = self.update(&id, |r| {
-                r.net = Some(att);
+                r.nets = atts;
                 r.ports = ports;
             })?;
         }
         let mut binds = if mode.starts_with("container:") {
             Vec::new()
         } else {
-            crate::etcfiles::write(&dir, &rec, rec.net.as_ref())?
+            crate::etcfiles::write(&dir, &rec, rec.nets.first())?
         };
         let netns_path = match mode.strip_prefix("container:") {
             Some(other) => {
@@ -331,10 +331,12 @@ impl Engine {
             shim_binary: self.cfg.shim_binary.clone(),
         })?;
         self.serve_pending(&id);
-        if let Some(att) = &rec.net {
-            let req = self.net.request_for(&id, att, &rec.ports)?;
+        for (i, att) in rec.nets.iter().enumerate() {
+            let ports = if i == 0 { &rec.ports[..] } else { &[] };
+            let req = self.net.request_for(&id, att, ports)?;
             self.net.setup(&req, pid)?;
-        } else if mode == "none" {
+        }
+        if mode == "none" {
             self.net.loopback_up(pid)?;
         }
         Container::load(&self.runtime_root(), &id)?.start()?;
@@ -359,8 +361,9 @@ impl Engine {
             let _ = c.delete(true);
         }
         if let Ok(rec) = self.find(id) {
-            if let Some(att) = &rec.net {
-                self.net.detach(id, att, &rec.ports);
+            for (i, att) in rec.nets.iter().enumerate() {
+                let ports = if i == 0 { &rec.ports[..] } else { &[] };
+                self.net.detach(id, att, ports, false);
             }
         }
         let _ = berth_image::unmount(&self.container_dir(id).join("rootfs"));

@@ -2,10 +2,11 @@
 //! the state db; IPAM pools rebuilt from the containers that hold addresses; attach and
 //! detach through berth-net.
 
-use crate::container::{ContainerRecord, NetAttach, Published};
+use crate::container::{NetAttach, Published};
 use crate::db::{Db, Table};
 use crate::engine::EngineConfig;
 use crate::error::{Error, Result};
+use crate::model::EndpointSettings;
 use berth_net::ipam::{default_pools, pick_subnet, Pool};
 use berth_net::{Endpoint, Ipv4Net, Network, PortMapping, Protocol, Request};
 use serde::{Deserialize, Serialize};
@@ -25,8 +26,32 @@ pub struct NetworkRecord {
     pub options: BTreeMap<String, String>,
 }
 
+/// What `docker network create` asks for.
+#[derive(Clone, Debug, Default)]
+pub struct NetCreate {
+    pub name: String,
+    pub driver: String,
+    pub internal: bool,
+    pub enable_ipv6: bool,
+    pub subnet: Option<String>,
+    pub gateway: Option<String>,
+    pub ip_range: Option<String>,
+    pub options: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// docker's option keys for the bridge driver.
+pub const OPT_BRIDGE_NAME: &str = "com.docker.network.bridge.name";
+pub const OPT_MTU: &str = "com.docker.network.driver.mtu";
+
+/// The networks every engine has and no one can remove.
+pub fn predefined(name: &str) -> bool {
+    matches!(name, "bridge" | "host" | "none")
+}
+
 pub struct Networks {
     table: String,
+    default_pools: Vec<(Ipv4Net, u8)>,
     pools: Mutex<HashMap<String, Pool>>,
     records: Mutex<BTreeMap<String, NetworkRecord>>,
 }
@@ -98,8 +123,12 @@ impl Networks {
             );
         }
         berth_net::apply_firewall(&cfg.nft_table)?;
+        for r in records.values().filter(|r| !predefined(&r.name)) {
+            berth_net::create_network(&r.net, &cfg.nft_table)?;
+        }
         Ok(Networks {
             table: cfg.nft_table.clone(),
+            default_pools: pools_from(cfg)?,
             pools: Mutex::new(pools),
             records: Mutex::new(records),
         })
@@ -121,6 +150,187 @@ impl Networks {
         recs.values().cloned().collect()
     }
 
+    /// Make a user bridge network: checks, then its bridge and firewall elements, then the
+    /// record (so a failure leaves nothing behind).
+    pub fn create(&self, db: &Db, req: &NetCreate) -> Result<NetworkRecord> {
+        match req.driver.as_str() {
+            "" | "bridge" => {}
+            d @ ("macvlan" | "ipvlan" | "overlay") => {
+                return Err(Error::Invalid(format!(
+                    "berth does not support the {d} network driver yet"
+                )))
+            }
+            d => return Err(Error::NotFound(format!("plugin \"{d}\" not found"))),
+        }
+        if req.enable_ipv6 {
+            return Err(Error::Invalid(
+                "IPv6 networks are not supported by berth yet".into(),
+            ));
+        }
+        let bad_name = req.name.is_empty()
+            || req.name.len() > 128
+            || !req
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c));
+        if bad_name {
+            return Err(Error::Invalid(format!(
+                "invalid network name {:?}: use letters, digits, '_', '.' and '-'",
+                req.name
+            )));
+        }
+        let id = crate::container::new_id();
+        let mut recs = self.records.lock().unwrap_or_else(|p| p.into_inner());
+        if recs.contains_key(&req.name) || predefined(&req.name) {
+            return Err(Error::Conflict(format!(
+                "network with name {} already exists",
+                req.name
+            )));
+        }
+        let bridge = match req.options.get(OPT_BRIDGE_NAME) {
+            Some(b) => b.clone(),
+            None => format!("br-{}", &id[..12]),
+        };
+        if bridge.is_empty() || bridge.len() > 15 || bridge.contains(['/', ' ']) {
+            return Err(Error::Invalid(format!(
+                "bridge name {bridge:?} must be 1 to 15 bytes without '/' or spaces"
+            )));
+        }
+        if recs.values().any(|r| r.net.bridge == bridge) {
+            return Err(Error::Conflict(format!(
+                "bridge name {bridge} is already used by another network"
+            )));
+        }
+        // Never adopt an interface berth did not make (it could be the host's uplink).
+        if let Ok(Some(_)) =
+            berth_net::link::Route::open().and_then(|mut rt| rt.link_index(&bridge))
+        {
+            return Err(Error::Conflict(format!(
+                "bridge name {bridge} is already used by an interface on this host"
+            )));
+        }
+        let mtu = match req.options.get(OPT_MTU) {
+            Some(m) => m
+                .parse::<u32>()
+                .ok()
+                .filter(|m| (68..=65535).contains(m))
+                .ok_or_else(|| {
+                    Error::Invalid(format!("invalid mtu {m:?}: want a number from 68 to 65535"))
+                })?,
+            None => 1500,
+        };
+        let parse_net = |what: &str, s: &str| -> Result<Ipv4Net> {
+            s.parse::<Ipv4Net>().map_err(|_| {
+                Error::Invalid(format!(
+                    "invalid {what} {s:?}: want an IPv4 CIDR like 10.1.0.0/24"
+                ))
+            })
+        };
+        let subnet = match req.subnet.as_deref() {
+            Some(s) => {
+                let n = parse_net("subnet", s)?;
+                let n = Ipv4Net::new(n.network(), n.prefix)?;
+                if let Some(o) = recs.values().find(|r| r.net.subnet.overlaps(&n)) {
+                    return Err(Error::Conflict(format!(
+                        "invalid pool request: Pool overlaps with other one on this address space ({n} overlaps {} of network {})",
+                        o.net.subnet, o.name
+                    )));
+                }
+                n
+            }
+            None => {
+                if req.gateway.is_some() || req.ip_range.is_some() {
+                    return Err(Error::Invalid(
+                        "a gateway or ip-range needs a --subnet".into(),
+                    ));
+                }
+                let taken: Vec<Ipv4Net> = host_routes()
+                    .into_iter()
+                    .chain(recs.values().map(|r| r.net.subnet))
+                    .collect();
+                pick_subnet(&self.default_pools, &taken).map_err(|_| {
+                    Error::Conflict(
+                        "could not find an available, non-overlapping IPv4 address pool among the defaults to assign to the network".into(),
+                    )
+                })?
+            }
+        };
+        let gateway = match req.gateway.as_deref() {
+            Some(g) => {
+                let g: Ipv4Addr = g
+                    .parse()
+                    .map_err(|_| Error::Invalid(format!("invalid gateway {g:?}")))?;
+                if !subnet.is_host_addr(g) {
+                    return Err(Error::Invalid(format!(
+                        "gateway {g} is not a host address of subnet {subnet}"
+                    )));
+                }
+                g
+            }
+            None => Ipv4Addr::from(u32::from(subnet.network()) + 1),
+        };
+        let ip_range = req
+            .ip_range
+            .as_deref()
+            .map(|r| parse_net("ip-range", r))
+            .transpose()?;
+        let pool = Pool::new(subnet, Some(gateway), ip_range)
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let mut options = req.options.clone();
+        options.insert(OPT_BRIDGE_NAME.into(), bridge.clone());
+        let rec = NetworkRecord {
+            id,
+            name: req.name.clone(),
+            created: crate::now(),
+            net: Network {
+                name: req.name.clone(),
+                bridge,
+                subnet,
+                gateway,
+                internal: req.internal,
+                mtu,
+            },
+            ip_range,
+            labels: req.labels.clone(),
+            options,
+        };
+        // The record first: a crash before the bridge exists is repaired by `open`.
+        db.put(Table::Networks, &rec.id, &rec)?;
+        if let Err(e) = berth_net::create_network(&rec.net, &self.table) {
+            let _ = berth_net::remove_network(&rec.net, &self.table);
+            let _ = db.delete(Table::Networks, &rec.id);
+            return Err(e.into());
+        }
+        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        pools.insert(rec.name.clone(), pool);
+        recs.insert(rec.name.clone(), rec.clone());
+        Ok(rec)
+    }
+
+    /// Remove a user network: its bridge and elements first, then the record (a crash in
+    /// between leaves a record whose bridge `open` makes again). The caller checked that it
+    /// has no endpoints.
+    pub fn remove(&self, db: &Db, name: &str) -> Result<NetworkRecord> {
+        let rec = self.get(name)?;
+        if predefined(&rec.name) {
+            return Err(Error::Conflict(format!(
+                "{} is a pre-defined network and cannot be removed",
+                rec.name
+            )));
+        }
+        berth_net::remove_network(&rec.net, &self.table)?;
+        db.delete(Table::Networks, &rec.id)?;
+        self.records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&rec.name);
+        self.pools
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&rec.name);
+        Ok(rec)
+    }
+
     /// Mark an address as held (at daemon start, for running containers).
     pub fn hold(&self, network: &str, ip: Ipv4Addr) {
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
@@ -129,15 +339,14 @@ impl Networks {
         }
     }
 
-    /// Choose the container's address (its `--ip` or the next free one).
-    pub fn attach(&self, rec: &ContainerRecord) -> Result<NetAttach> {
-        let mode = rec.network_mode().to_string();
-        let nr = self.get(&mode)?;
-        let settings = rec.networking.endpoints_config.as_ref().and_then(|m| {
-            m.get(&mode)
-                .or_else(|| m.get(&nr.name))
-                .or_else(|| m.values().next())
-        });
+    /// Choose the container's address on `nr` (its `--ip` or the next free one) and the
+    /// rest of its endpoint: MAC, aliases, the interface name inside.
+    pub fn attach(
+        &self,
+        nr: &NetworkRecord,
+        settings: Option<&EndpointSettings>,
+        interface: String,
+    ) -> Result<NetAttach> {
         let want_ip = settings
             .and_then(|s| s.ipam_config.as_ref())
             .map(|i| i.ipv4_address.clone())
@@ -158,6 +367,12 @@ impl Networks {
                     let ip: Ipv4Addr = s
                         .parse()
                         .map_err(|_| Error::Invalid(format!("invalid IPv4 address: {s}")))?;
+                    if !nr.net.subnet.contains(ip) {
+                        return Err(Error::Invalid(format!(
+                            "no configured subnet contains IP address {ip} (network {} has {})",
+                            nr.name, nr.net.subnet
+                        )));
+                    }
                     pool.reserve(ip)?;
                     ip
                 }
@@ -168,15 +383,27 @@ impl Networks {
             .map(|s| s.mac_address.clone())
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| berth_net::config::format_mac(&berth_net::mac_for(ip)));
+        if let Err(e) = berth_net::config::parse_mac(&mac) {
+            self.release(&nr.name, ip);
+            return Err(e.into());
+        }
         Ok(NetAttach {
             network: nr.name.clone(),
             network_id: nr.id.clone(),
+            interface,
             ip: ip.to_string(),
             prefix: nr.net.subnet.prefix,
             gateway: nr.net.gateway.to_string(),
             mac,
             aliases: settings.and_then(|s| s.aliases.clone()).unwrap_or_default(),
         })
+    }
+
+    fn release(&self, network: &str, ip: Ipv4Addr) {
+        let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(p) = pools.get_mut(network) {
+            p.release(ip);
+        }
     }
 
     /// The berth-net request for an attachment and its published ports.
@@ -212,10 +439,15 @@ impl Networks {
             network: nr.net,
             endpoint: Endpoint {
                 container_id: id.to_string(),
-                interface: "eth0".into(),
+                interface: if att.interface.is_empty() {
+                    "eth0".into()
+                } else {
+                    att.interface.clone()
+                },
                 ip,
                 mac: Some(att.mac.clone()),
                 ports: mappings,
+                default_route: att.interface.is_empty() || att.interface == "eth0",
             },
         })
     }
@@ -228,16 +460,14 @@ impl Networks {
         Ok(())
     }
 
-    /// Take the ports away and give the address back. The veth goes with the netns.
-    pub fn detach(&self, id: &str, att: &NetAttach, ports: &[Published]) {
+    /// Take the ports away and give the address back. Without `remove_link` the veth goes
+    /// with the netns (a stopped container); with it, it is deleted now (a disconnect).
+    pub fn detach(&self, id: &str, att: &NetAttach, ports: &[Published], remove_link: bool) {
         if let Ok(req) = self.request_for(id, att, ports) {
-            let _ = berth_net::teardown(&req, &self.table, false);
+            let _ = berth_net::teardown(&req, &self.table, remove_link);
         }
         if let Ok(ip) = att.ip.parse() {
-            let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(p) = pools.get_mut(&att.network) {
-                p.release(ip);
-            }
+            self.release(&att.network, ip);
         }
     }
 

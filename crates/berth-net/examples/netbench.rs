@@ -39,6 +39,7 @@ fn req(net: &Network, i: u32, ports: bool) -> Request {
             } else {
                 vec![]
             },
+            default_route: true,
         },
     }
 }

@@ -173,6 +173,14 @@ pub struct Endpoint {
     pub mac: Option<String>,
     #[serde(default)]
     pub ports: Vec<PortMapping>,
+    /// Whether the network's gateway becomes the container's default route (false for a
+    /// container's second and later networks).
+    #[serde(default = "default_true")]
+    pub default_route: bool,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// What `setup` reads.

@@ -16,6 +16,6 @@ pub use config::{Attachment, Endpoint, Ipv4Net, Network, PortMapping, Protocol, 
 pub use error::{Error, Result};
 pub use firewall::{apply_firewall, check_firewall, watch_firewall};
 pub use setup::{
-    ensure_bridge, host_veth_name, mac_for, remove_network, restore_elements, setup, teardown,
-    DEFAULT_TABLE,
+    create_network, ensure_bridge, host_veth_name, mac_for, remove_network, restore_elements,
+    setup, teardown, DEFAULT_TABLE,
 };

@@ -127,7 +127,7 @@ pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachmen
             })?;
             rt.add_addr(idx, prefix(&address))?;
             rt.set_up(idx)?;
-            if !net.internal {
+            if !net.internal && ep.default_route {
                 let default = IpNet {
                     addr: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
                     prefix: 0,
@@ -166,6 +166,18 @@ pub fn teardown(req: &Request, table: &str, remove_link: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Makes a network ready before any container joins: its bridge with the gateway address
+/// (so a resolver can listen there) and its set elements. Idempotent.
+pub fn create_network(net: &Network, table: &str) -> Result<()> {
+    let mut rt = Route::open()?;
+    ensure_bridge(&mut rt, net)?;
+    commit_elements(
+        table,
+        &ruleset::network_elements(&net.bridge, &net.subnet, net.internal),
+        true,
+    )
 }
 
 /// Removes a network: its set elements and its bridge.

@@ -197,6 +197,7 @@ pub fn request(net: &Network, id: &str, ip: &str, ports: Vec<PortMapping>) -> Re
             ip: ip.parse().unwrap(),
             mac: None,
             ports,
+            default_route: true,
         },
     }
 }

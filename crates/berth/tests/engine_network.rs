@@ -1,0 +1,524 @@
+//! User networks through the real docker CLI: create/inspect/ls/rm with subnet, gateway,
+//! ip-range, bridge name, MTU, labels and internal; static IPs and MACs; isolation between
+//! networks; connect/disconnect of a running container; masquerade to an "outside" netns.
+
+mod engine;
+
+use engine::{eventually, stderr, stdout, Daemon};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// The daemon's view of a link: `ip -o addr show DEV` and `ip -o link show DEV`.
+fn link(d: &Daemon, dev: &str) -> String {
+    let a = d.ns(&["ip", "-o", "addr", "show", "dev", dev]);
+    let l = d.ns(&["ip", "-o", "link", "show", "dev", dev]);
+    format!("{}{}", stdout(&a), stdout(&l))
+}
+
+fn fails(o: &Output, want: &str) {
+    assert!(!o.status.success(), "expected a failure: {}", stdout(o));
+    assert!(
+        stderr(o).contains(want),
+        "error should say {want:?}, got: {}",
+        stderr(o)
+    );
+}
+
+/// Whether `from` (a container) reaches `ip:80` over TCP within 2 s.
+fn reaches(d: &Daemon, from: &str, ip: &str) -> bool {
+    let o = d.docker(&[
+        "exec",
+        from,
+        "busybox",
+        "timeout",
+        "2",
+        "wget",
+        "-qO-",
+        &format!("http://{ip}/index.html"),
+    ]);
+    o.status.success() && stdout(&o).contains("hi")
+}
+
+fn web(d: &Daemon, name: &str, extra: &[&str]) {
+    let mut args = vec!["run", "-d", "--name", name];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&[
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /index.html; httpd -f -p 80 -h /",
+    ]);
+    d.ok(&args);
+}
+
+#[test]
+fn user_networks_are_created_inspected_listed_and_removed() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let id = d.ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.77.0.0/24",
+        "--gateway",
+        "10.77.0.254",
+        "--ip-range",
+        "10.77.0.128/25",
+        "-o",
+        "com.docker.network.bridge.name=bt-u1",
+        "-o",
+        "com.docker.network.driver.mtu=1400",
+        "--label",
+        "team=net",
+        "u1",
+    ]);
+    assert_eq!(id.len(), 64, "{id}");
+    let f = d.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{.Driver}} {{range .IPAM.Config}}{{.Subnet}} {{.Gateway}} {{.IPRange}}{{end}} {{index .Labels \"team\"}} {{.Internal}}",
+        "u1",
+    ]);
+    assert_eq!(
+        f,
+        "bridge 10.77.0.0/24 10.77.0.254 10.77.0.128/25 net false"
+    );
+    // The kernel's view: the bridge with the gateway address and the MTU.
+    let l = link(&d, "bt-u1");
+    assert!(
+        l.contains("10.77.0.254/24") && l.contains("mtu 1400"),
+        "{l}"
+    );
+    let ls = d.ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    for want in ["bridge bridge", "host host", "none null", "u1 bridge"] {
+        let want = if want == "none null" {
+            "none none"
+        } else {
+            want
+        };
+        assert!(ls.lines().any(|l| l == want), "{want} missing in:\n{ls}");
+    }
+    assert_eq!(
+        d.ok(&["network", "ls", "-q", "--filter", "label=team=net"]),
+        id[..12]
+    );
+
+    // A container takes its address from the ip-range, its interface the MTU.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "c1",
+        "--network",
+        "u1",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let ip = d.ok(&[
+        "inspect",
+        "-f",
+        "{{(index .NetworkSettings.Networks \"u1\").IPAddress}}",
+        "c1",
+    ]);
+    let last: u8 = ip.rsplit('.').next().unwrap().parse().unwrap();
+    assert!(ip.starts_with("10.77.0.") && last >= 128, "{ip}");
+    let inside = d.ok(&["exec", "c1", "cat", "/sys/class/net/eth0/mtu"]);
+    assert_eq!(inside, "1400");
+    let eps = d.ok(&[
+        "network",
+        "inspect",
+        "-f",
+        "{{range .Containers}}{{.Name}} {{.IPv4Address}}{{end}}",
+        "u1",
+    ]);
+    assert_eq!(eps, format!("c1 {ip}/24"));
+
+    // Refusals, worded clearly.
+    fails(&d.docker(&["network", "rm", "u1"]), "has active endpoints");
+    fails(
+        &d.docker(&["network", "rm", "bridge"]),
+        "pre-defined network and cannot be removed",
+    );
+    fails(
+        &d.docker(&["network", "create", "u1"]),
+        "network with name u1 already exists",
+    );
+    fails(
+        &d.docker(&["network", "create", "--subnet", "10.77.0.64/26", "u2"]),
+        "Pool overlaps with other one on this address space",
+    );
+    fails(
+        &d.docker(&["network", "create", "-d", "nosuchdriver", "u3"]),
+        "plugin \"nosuchdriver\" not found",
+    );
+    fails(
+        &d.docker(&[
+            "network",
+            "create",
+            "--subnet",
+            "10.78.0.0/24",
+            "--gateway",
+            "10.78.0.255",
+            "u4",
+        ]),
+        "gateway 10.78.0.255 is not a host address of subnet 10.78.0.0/24",
+    );
+    fails(
+        &d.docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "u1",
+            "--ip",
+            "10.99.0.5",
+            "busybox",
+            "true",
+        ]),
+        "no configured subnet contains IP address 10.99.0.5",
+    );
+    fails(
+        &d.docker(&["run", "--rm", "--ip", "172.30.0.5", "busybox", "true"]),
+        "user specified IP address is supported on user defined networks only",
+    );
+    // A /30 holds one container besides the gateway.
+    d.ok(&["network", "create", "--subnet", "10.78.9.0/30", "tiny"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "t1",
+        "--network",
+        "tiny",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    fails(
+        &d.docker(&["run", "--rm", "--network", "tiny", "busybox", "true"]),
+        "no available IPv4 addresses",
+    );
+    d.ok(&["rm", "-f", "t1"]);
+    d.ok(&["run", "--rm", "--network", "tiny", "busybox", "true"]);
+
+    // Removal leaves no bridge; prune takes what nothing uses.
+    d.ok(&["rm", "-f", "c1"]);
+    d.ok(&["network", "rm", "u1"]);
+    let gone = d.ns(&["ip", "link", "show", "dev", "bt-u1"]);
+    assert!(!gone.status.success(), "bridge bt-u1 is still there");
+    d.ok(&["network", "create", "p1"]);
+    let pruned = d.ok(&["network", "prune", "-f"]);
+    assert!(pruned.contains("p1") && pruned.contains("tiny"), "{pruned}");
+    let ls = d.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert_eq!(ls.lines().count(), 3, "{ls}");
+}
+
+#[test]
+fn static_addresses_isolation_and_connect_disconnect() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.ok(&["network", "create", "--subnet", "10.81.0.0/24", "na"]);
+    d.ok(&["network", "create", "--subnet", "10.82.0.0/24", "nb"]);
+    web(
+        &d,
+        "a1",
+        &[
+            "--network",
+            "na",
+            "--ip",
+            "10.81.0.10",
+            "--mac-address",
+            "02:42:aa:bb:cc:01",
+        ],
+    );
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "a2",
+        "--network",
+        "na",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "b1",
+        "--network",
+        "nb",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    d.ok(&["run", "-d", "--name", "d1", "busybox", "sleep", "600"]);
+    assert_eq!(
+        d.ok(&["exec", "a1", "cat", "/sys/class/net/eth0/address"]),
+        "02:42:aa:bb:cc:01"
+    );
+    let addr = d.ok(&[
+        "exec", "a1", "busybox", "ip", "-o", "-4", "addr", "show", "eth0",
+    ]);
+    assert!(addr.contains("10.81.0.10/24"), "{addr}");
+    // Same network: ICMP and TCP.
+    assert!(
+        eventually(Duration::from_secs(5), || reaches(&d, "a2", "10.81.0.10")),
+        "a2 cannot reach a1 on their network"
+    );
+    let ping = d.docker(&[
+        "exec",
+        "a2",
+        "busybox",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "2",
+        "10.81.0.10",
+    ]);
+    assert!(ping.status.success(), "ping a2 -> a1: {}", stdout(&ping));
+    // Other networks: nothing crosses.
+    assert!(!reaches(&d, "b1", "10.81.0.10"), "nb reached na");
+    assert!(
+        !reaches(&d, "d1", "10.81.0.10"),
+        "the default bridge reached na"
+    );
+    // The same address twice is refused.
+    fails(
+        &d.docker(&[
+            "run",
+            "--rm",
+            "--network",
+            "na",
+            "--ip",
+            "10.81.0.10",
+            "busybox",
+            "true",
+        ]),
+        "address 10.81.0.10 is already in use",
+    );
+
+    // Connect b1 to na with a static address and an alias: a second interface, and it
+    // reaches a1; disconnect takes both away again.
+    d.ok(&[
+        "network",
+        "connect",
+        "--ip",
+        "10.81.0.50",
+        "--alias",
+        "bee",
+        "na",
+        "b1",
+    ]);
+    let addrs = d.ok(&["exec", "b1", "cat", "/proc/net/dev"]);
+    assert!(addrs.contains("eth1"), "{addrs}");
+    let nets = d.ok(&[
+        "inspect",
+        "-f",
+        "{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.IPAddress}} {{end}}",
+        "b1",
+    ]);
+    assert!(
+        nets.contains("na=10.81.0.50") && nets.contains("nb=10.82.0."),
+        "{nets}"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || reaches(&d, "b1", "10.81.0.10")),
+        "connected b1 cannot reach a1"
+    );
+    fails(
+        &d.docker(&["network", "connect", "na", "b1"]),
+        "already exists in network na",
+    );
+    d.ok(&["network", "disconnect", "na", "b1"]);
+    let addrs = d.ok(&["exec", "b1", "cat", "/proc/net/dev"]);
+    assert!(!addrs.contains("eth1"), "{addrs}");
+    assert!(
+        !reaches(&d, "b1", "10.81.0.10"),
+        "disconnected b1 still reaches na"
+    );
+    // The address is free again.
+    d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "na",
+        "--ip",
+        "10.81.0.50",
+        "busybox",
+        "true",
+    ]);
+
+    // A stopped container connected to a second network joins it at start.
+    d.ok(&[
+        "create",
+        "--name",
+        "s1",
+        "--network",
+        "nb",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    d.ok(&["network", "connect", "na", "s1"]);
+    d.ok(&["start", "s1"]);
+    assert!(
+        eventually(Duration::from_secs(5), || reaches(&d, "s1", "10.81.0.10")),
+        "s1 did not join na at start"
+    );
+    d.ok(&["rm", "-f", "a1", "a2", "b1", "d1", "s1"]);
+    d.ok(&["network", "rm", "na", "nb"]);
+    let left = d.ns(&["ip", "-o", "link", "show"]);
+    assert!(
+        !stdout(&left).contains("vb"),
+        "veths left: {}",
+        stdout(&left)
+    );
+}
+
+/// A process holding a fresh network namespace: "the outside world".
+struct Outside(Child);
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn outbound_is_masqueraded_and_internal_networks_stay_inside() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let outside = Outside(
+        Command::new("unshare")
+            .args(["--net", "sleep", "infinity"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let opid = outside.0.id().to_string();
+    std::thread::sleep(Duration::from_millis(100));
+    // The host's uplink to the outside: 198.51.100.1 here, .2 there.
+    let o = d.ns(&[
+        "ip", "link", "add", "bt-up", "type", "veth", "peer", "name", "eth0", "netns", &opid,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    d.ns(&["ip", "addr", "add", "198.51.100.1/24", "dev", "bt-up"]);
+    d.ns(&["ip", "link", "set", "bt-up", "up"]);
+    let on = |args: &[&str]| {
+        Command::new("nsenter")
+            .args(["-t", &opid, "--net", "--"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    on(&["ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"]);
+    on(&["ip", "link", "set", "eth0", "up"]);
+    on(&["ip", "link", "set", "lo", "up"]);
+    // A server out there that answers with the address it sees.
+    let server = Command::new("nsenter")
+        .args(["-t", &opid, "--net", "--", "python3", "-c"])
+        .arg(
+            "import socket\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+             s.bind(('198.51.100.2',8000));s.listen(8)\n\
+             while True:\n  c,a=s.accept();c.sendall((a[0]+'\\n').encode());c.close()",
+        )
+        .spawn()
+        .unwrap();
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Kill(server);
+    std::thread::sleep(Duration::from_millis(300));
+
+    d.ok(&["network", "create", "--subnet", "10.83.0.0/24", "open"]);
+    d.ok(&[
+        "network",
+        "create",
+        "--internal",
+        "--subnet",
+        "10.84.0.0/24",
+        "sealed",
+    ]);
+    let said = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "open",
+        "busybox",
+        "sh",
+        "-c",
+        "nc -w 3 198.51.100.2 8000 </dev/null",
+    ]);
+    assert_eq!(
+        stdout(&said).trim(),
+        "198.51.100.1",
+        "the outside server should see the host's address: {}",
+        stderr(&said)
+    );
+    let sealed = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "sealed",
+        "busybox",
+        "sh",
+        "-c",
+        "nc -w 2 198.51.100.2 8000 </dev/null",
+    ]);
+    assert!(
+        stdout(&sealed).trim().is_empty(),
+        "an internal network reached out: {}",
+        stdout(&sealed)
+    );
+    // Inside an internal network, containers still talk.
+    web(&d, "in1", &["--network", "sealed", "--ip", "10.84.0.20"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "in2",
+        "--network",
+        "sealed",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    if !eventually(Duration::from_secs(5), || reaches(&d, "in2", "10.84.0.20")) {
+        let o = d.docker(&[
+            "exec",
+            "in2",
+            "wget",
+            "-qO-",
+            "http://10.84.0.20/index.html",
+        ]);
+        let r = d.ns(&["nft", "list", "ruleset"]);
+        panic!(
+            "containers of an internal network cannot talk: {} {}\n{}",
+            stdout(&o),
+            stderr(&o),
+            stdout(&r)
+        );
+    }
+    assert_eq!(
+        d.ok(&["network", "inspect", "-f", "{{.Internal}}", "sealed"]),
+        "true"
+    );
+    d.ok(&["rm", "-f", "in1", "in2"]);
+    d.ok(&["network", "rm", "open", "sealed"]);
+    d.ns(&["ip", "link", "del", "bt-up"]);
+}
