@@ -83,6 +83,24 @@ pub async fn attach(
     Ok(upgrade(req, tty, rx))
 }
 
+/// A stream that carries only `msg` (on stdout, framed unless a tty) and then ends.
+fn message_stream(msg: &str, tty: bool) -> ApiResult<std::os::unix::net::UnixStream> {
+    use std::io::Write;
+    let (ours, mut theirs) =
+        std::os::unix::net::UnixStream::pair().map_err(|e| ApiError::internal(e.to_string()))?;
+    let text = format!("{msg}\r\n");
+    let mut out = Vec::new();
+    if !tty {
+        out.extend_from_slice(&[1, 0, 0, 0]);
+        out.extend_from_slice(&(text.len() as u32).to_be_bytes());
+    }
+    out.extend_from_slice(text.as_bytes());
+    theirs
+        .write_all(&out)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(ours)
+}
+
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ExecStart {
@@ -108,8 +126,16 @@ pub async fn exec_start(
     let detach = opts.detach;
     let (tty, shim) = blocking(&eng, move |e| {
         let ex = e.exec_get(&id)?;
-        let dir = e.exec_start(&id)?;
         let c = &ex.config;
+        let dir = match e.exec_start(&id) {
+            Ok(d) => d,
+            // docker writes why the process could not start into the stream; the client
+            // then reads the exit code from the exec.
+            Err(berth_engine::Error::ExecFailed(msg)) if !detach => {
+                return Ok((c.tty || opts.tty, Some(message_stream(&msg, c.tty)?)));
+            }
+            Err(err) => return Err(err.into()),
+        };
         let shim = if detach {
             None
         } else {

@@ -15,6 +15,9 @@ pub enum Error {
     /// The container is not in a state this operation needs (409 in docker too).
     #[error("{0}")]
     State(String),
+    /// An exec whose process could not be started; its exit code is recorded (126/127).
+    #[error("{0}")]
+    ExecFailed(String),
     #[error(transparent)]
     Runtime(#[from] berth_runtime::Error),
     #[error(transparent)]

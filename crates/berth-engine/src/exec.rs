@@ -122,7 +122,15 @@ impl Engine {
             Ok(p) => p,
             Err(e) => {
                 let _ = std::fs::remove_dir_all(&ex.dir);
-                return Err(e.into());
+                // As docker: the process never ran; 127 when there is no such program.
+                let msg = format!("OCI runtime exec failed: exec failed: {e}: unknown");
+                let code = if msg.contains("no such file") || msg.contains("not found") {
+                    127
+                } else {
+                    126
+                };
+                self.set_exec(id, |x| x.exit_code = Some(code));
+                return Err(Error::ExecFailed(msg));
             }
         };
         self.set_exec(id, |e| {

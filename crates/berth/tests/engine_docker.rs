@@ -162,6 +162,14 @@ fn errors_read_like_dockers() {
     let out = d.docker(&["run", "--rm", "busybox", "/no/such/binary"]);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("/no/such/binary"), "{}", stderr(&out));
+    // exec of a missing program: docker's message in the stream, exit code 127.
+    let out = d.docker(&["exec", "one", "no-such-program"]);
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        said.contains("OCI runtime exec failed") && said.contains("no-such-program"),
+        "{said}"
+    );
     d.ok(&["rm", "-f", "one"]);
 }
 
