@@ -485,6 +485,65 @@ fn outbound_is_masqueraded_and_internal_networks_stay_inside() {
         "an internal network reached out: {}",
         stdout(&sealed)
     );
+    // Published ports on a user network: the outside client (whose real address the
+    // container sees), the host's own 127.0.0.1, and a container via the host (hairpin).
+    // (UDP publishing is proven in berth-net's tests: busybox has no UDP server.)
+    d.ok(&[
+        "run", "-d", "--name", "pub", "--network", "open", "-p", "8081:80",
+        "busybox", "sh", "-c",
+        "mkdir -p /w/cgi-bin; printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /w/cgi-bin/ip; \
+         busybox chmod +x /w/cgi-bin/ip; httpd -f -p 80 -h /w",
+    ]);
+    let from_outside = || {
+        let o = on(&[
+            "python3",
+            "-c",
+            "import urllib.request as u;print(u.urlopen('http://198.51.100.1:8081/cgi-bin/ip',timeout=2).read().decode())",
+        ]);
+        format!("{}{}", stdout(&o), stderr(&o))
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || from_outside()
+            .contains("198.51.100.2")),
+        "the published port should answer the outside client and show its real address: {:?} {} {}",
+        from_outside(),
+        d.ok(&["exec", "pub", "cat", "/w/cgi-bin/ip"]),
+        d.ok(&["logs", "pub"]),
+    );
+    let local = d.ns(&[
+        "busybox",
+        "timeout",
+        "3",
+        "busybox",
+        "wget",
+        "-qO-",
+        "http://127.0.0.1:8081/cgi-bin/ip",
+    ]);
+    assert!(
+        !stdout(&local).trim().is_empty(),
+        "127.0.0.1:8081: {}",
+        stderr(&local)
+    );
+    let hairpin = d.docker(&[
+        "run",
+        "--rm",
+        "--network",
+        "open",
+        "busybox",
+        "busybox",
+        "timeout",
+        "3",
+        "wget",
+        "-qO-",
+        "http://198.51.100.1:8081/cgi-bin/ip",
+    ]);
+    assert!(
+        !stdout(&hairpin).trim().is_empty(),
+        "hairpin: {}",
+        stderr(&hairpin)
+    );
+    d.ok(&["rm", "-f", "pub"]);
+
     // Inside an internal network, containers still talk.
     web(&d, "in1", &["--network", "sealed", "--ip", "10.84.0.20"]);
     d.ok(&[
