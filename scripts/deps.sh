@@ -2,7 +2,7 @@
 # Installs what berth's tests and demo need on a fresh Debian machine (idempotent).
 set -euo pipefail
 need=()
-for pkg in busybox-static runc crun iproute2 jq hyperfine bc nftables docker-registry apache2-utils skopeo podman; do
+for pkg in busybox-static runc crun iproute2 jq hyperfine bc nftables docker-registry apache2-utils skopeo podman python3-docker; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

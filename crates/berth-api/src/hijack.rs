@@ -4,12 +4,13 @@
 use crate::error::{ApiError, ApiResult};
 use crate::{blocking, Eng};
 use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 fn flag(q: &HashMap<String, String>, k: &str) -> bool {
     matches!(q.get(k).map(String::as_str), Some("1" | "true" | "True"))
@@ -22,10 +23,17 @@ type ShimRx = std::sync::mpsc::Receiver<berth_engine::Result<std::os::unix::net:
 
 fn upgrade(mut req: Request, tty: bool, shim: ShimRx) -> Response {
     let on_upgrade = hyper::upgrade::on(&mut req);
+    let conn = req
+        .extensions()
+        .get::<ConnectInfo<crate::ConnFd>>()
+        .map(|c| c.0 .0);
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
+        if let Some(fd) = conn {
+            head_read(fd).await;
+        }
         let Ok(Ok(Ok(shim))) = tokio::task::spawn_blocking(move || shim.recv()).await else {
             return;
         };
@@ -62,6 +70,28 @@ fn upgrade(mut req: Request, tty: bool, shim: ShimRx) -> Response {
     };
     b.body(Body::empty())
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The longest the output waits for the client to read the 101 head.
+const HEAD_READ_MAX: Duration = Duration::from_millis(200);
+
+/// Wait until the client has read everything sent so far (the 101 head), as seen in the
+/// socket's send queue. docker-py takes the raw socket from under its buffered HTTP reader,
+/// so output that arrives together with the head is lost (docker/docker-py#3332: `exec_run`
+/// returns b""); dockerd rarely shows it because it starts the process only after the head,
+/// while berth's exec output is already waiting in the shim.
+async fn head_read(fd: std::os::fd::RawFd) {
+    let end = Instant::now() + HEAD_READ_MAX;
+    loop {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ (SIOCOUTQ) writes one int; `fd` is the connection's socket, open
+        // while the caller holds the upgraded connection.
+        let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) };
+        if r != 0 || queued == 0 || Instant::now() >= end {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
 }
 
 pub async fn attach(

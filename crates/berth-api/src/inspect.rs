@@ -169,6 +169,11 @@ pub fn container(e: &Engine, r: &ContainerRecord) -> Value {
     if r.host_config.network_mode.is_empty() {
         hc["NetworkMode"] = json!("bridge");
     }
+    // docker fills in its default log driver; SDKs read it (docker-py's `containers.run`
+    // only collects the output of a container whose driver is json-file or journald).
+    if r.host_config.log_config.typ.is_empty() {
+        hc["LogConfig"]["Type"] = json!("json-file");
+    }
     json!({
         "Id": r.id,
         "Created": r.created,

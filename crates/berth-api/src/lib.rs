@@ -132,7 +132,23 @@ pub async fn serve(engine: Eng, socket: &Path) -> std::io::Result<()> {
     let svc = tower::Layer::layer(&app, router(engine));
     axum::serve(
         listener,
-        axum::ServiceExt::<Request>::into_make_service(svc),
+        axum::ServiceExt::<Request>::into_make_service_with_connect_info::<ConnFd>(svc),
     )
     .await
+}
+
+/// The socket a request came in on, for hijacked streams (see `hijack::head_read`). Only the
+/// number: the connection owns the fd, which stays open while its request or upgrade lives.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ConnFd(pub std::os::fd::RawFd);
+
+impl
+    axum::extract::connect_info::Connected<
+        axum::serve::IncomingStream<'_, tokio::net::UnixListener>,
+    > for ConnFd
+{
+    fn connect_info(s: axum::serve::IncomingStream<'_, tokio::net::UnixListener>) -> Self {
+        use std::os::fd::AsRawFd;
+        ConnFd(s.io().as_raw_fd())
+    }
 }

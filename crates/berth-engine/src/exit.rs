@@ -6,8 +6,9 @@
 use crate::container::{ContainerRecord, Status};
 use crate::engine::Engine;
 use berth_shim::ExitInfo;
+use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 impl Engine {
     /// Watch a running container from a small thread blocked on its shim.
@@ -134,6 +135,7 @@ impl Engine {
                         self.monitor(&id);
                     } else if rec.state.status == Status::Starting {
                         // The start never finished: take everything down again.
+                        self.settle_launching_shim(&id, &dir);
                         self.undo_start(&id);
                         let never = rec.state.started_at.is_empty();
                         self.update(&id, |r| {
@@ -166,6 +168,38 @@ impl Engine {
         Ok(())
     }
 }
+
+impl Engine {
+    /// A shim the previous daemon spawned for a start it never finished may still be making
+    /// the container: the runtime writes its state only once the init is ready, and until
+    /// then `undo_start` finds nothing to delete, so the shim, its created init and cgroup
+    /// would outlive the recovery. Wait (bounded) until the runtime state is there or that
+    /// shim is gone.
+    fn settle_launching_shim(&self, id: &str, dir: &Path) {
+        let Some(pid) = std::fs::read_to_string(dir.join(berth_shim::protocol::PID_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+        else {
+            return;
+        };
+        // That pid is this container's shim (not a reused pid) while its --dir is ours.
+        let dir_arg = dir.to_string_lossy().into_owned();
+        let alive = || {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&dir_arg))
+        };
+        let end = Instant::now() + SHIM_LAUNCH_MAX;
+        while alive()
+            && berth_runtime::Container::load(&self.runtime_root(), id).is_err()
+            && Instant::now() < end
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// The longest recovery waits for a shim still making its container.
+const SHIM_LAUNCH_MAX: Duration = Duration::from_secs(10);
 
 /// The exit of a container whose shim vanished without a word (killed with the host).
 fn lost_shim() -> ExitInfo {
