@@ -21,7 +21,10 @@ fn flag(q: &HashMap<String, String>, k: &str) -> bool {
 /// and docker's CLI starts it only after this 101 arrives.
 type ShimRx = std::sync::mpsc::Receiver<berth_engine::Result<std::os::unix::net::UnixStream>>;
 
-fn upgrade(mut req: Request, tty: bool, shim: ShimRx) -> Response {
+/// Run before the client's side is closed (an exec's exit code must be known by then).
+type BeforeClose = Option<Box<dyn FnOnce() + Send>>;
+
+fn upgrade(mut req: Request, tty: bool, shim: ShimRx, before_close: BeforeClose) -> Response {
     let on_upgrade = hyper::upgrade::on(&mut req);
     let conn = req
         .extensions()
@@ -51,6 +54,9 @@ fn upgrade(mut req: Request, tty: bool, shim: ShimRx) -> Response {
         });
         // The output side decides when we are done; stdin may stay open forever.
         let _ = tokio::io::copy(&mut sr, &mut cw).await;
+        if let Some(f) = before_close {
+            let _ = tokio::task::spawn_blocking(f).await;
+        }
         let _ = tokio::io::AsyncWriteExt::shutdown(&mut cw).await;
         to_shim.abort();
     });
@@ -110,7 +116,7 @@ pub async fn attach(
         ))
     })
     .await?;
-    Ok(upgrade(req, tty, rx))
+    Ok(upgrade(req, tty, rx, None))
 }
 
 /// A stream that carries only `msg` (on stdout, framed unless a tty) and then ends.
@@ -154,6 +160,7 @@ pub async fn exec_start(
     };
     let req = Request::from_parts(parts, Body::empty());
     let detach = opts.detach;
+    let exec_id = id.clone();
     let (tty, shim) = blocking(&eng, move |e| {
         let ex = e.exec_get(&id)?;
         let c = &ex.config;
@@ -192,7 +199,13 @@ pub async fn exec_start(
         Some(s) => {
             let (tx, rx) = std::sync::mpsc::channel();
             let _ = tx.send(Ok(s));
-            Ok(upgrade(req, tty, rx))
+            // A client reads the exit code as soon as the stream ends (docker exec,
+            // exec_run): record it first.
+            let (eng, id) = (eng.clone(), exec_id);
+            let wait: BeforeClose = Some(Box::new(move || {
+                let _ = eng.exec_wait(&id, std::time::Duration::from_secs(5));
+            }));
+            Ok(upgrade(req, tty, rx, wait))
         }
     }
 }

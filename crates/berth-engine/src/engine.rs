@@ -30,6 +30,8 @@ pub struct EngineConfig {
     pub bridge_name: String,
     /// Registries spoken to over plain HTTP (besides loopback).
     pub insecure_registries: Vec<String>,
+    /// `--dns`: where user networks' resolvers send names that are not containers'.
+    pub dns: Vec<String>,
 }
 
 impl EngineConfig {
@@ -43,6 +45,7 @@ impl EngineConfig {
             nft_table: berth_net::DEFAULT_TABLE.to_string(),
             bridge_name: "berth0".to_string(),
             insecure_registries: Vec::new(),
+            dns: Vec::new(),
         }
     }
 }

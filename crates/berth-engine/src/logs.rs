@@ -81,22 +81,20 @@ impl Engine {
                 lines.extend(text.lines().filter_map(parse).filter(|l| keep(l)));
             }
         }
+        // The open file is kept: a container removed while we follow (docker-py removes
+        // before it reads the stream) leaves its log readable through this handle.
+        let mut cur: Option<(std::fs::File, u64)> = std::fs::File::open(&current).ok().map(|f| {
+            let ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
+            (f, ino)
+        });
         let mut pos = 0u64;
-        let mut ino = 0u64;
-        if let Ok(mut f) = std::fs::File::open(&current) {
-            ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
-            let mut r = BufReader::new(&mut f);
-            let mut s = String::new();
-            while r.read_line(&mut s).unwrap_or(0) > 0 {
-                if !s.ends_with('\n') {
-                    break;
-                }
-                pos += s.len() as u64;
-                if let Some(l) = parse(&s).filter(|l| keep(l)) {
+        if let Some((f, _)) = &mut cur {
+            read_from(f, &mut pos, &mut |l| {
+                if keep(&l) {
                     lines.push(l);
                 }
-                s.clear();
-            }
+                true
+            });
         }
         let skip = match o.tail {
             Some(n) => lines.len().saturating_sub(n),
@@ -125,27 +123,21 @@ impl Engine {
                 .find(&rec.id)
                 .map(|r| r.state.status.is_live())
                 .unwrap_or(false);
-            if let Ok(mut f) = std::fs::File::open(&current) {
-                let meta_ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
-                if meta_ino != ino {
-                    ino = meta_ino;
+            let mut more = true;
+            if let Some((f, _)) = &mut cur {
+                more = read_from(f, &mut pos, &mut |l| !keep(&l) || sink(&l));
+            }
+            if !more {
+                return Ok(());
+            }
+            // Rotated (or made at last): go on with the new file once the old one is read.
+            let now_ino = std::fs::metadata(&current).map(|m| m.ino()).ok();
+            if now_ino.is_some() && now_ino != cur.as_ref().map(|c| c.1) {
+                if let Ok(f) = std::fs::File::open(&current) {
+                    let ino = f.metadata().map(|m| m.ino()).unwrap_or(0);
+                    cur = Some((f, ino));
                     pos = 0;
-                }
-                if f.seek(SeekFrom::Start(pos)).is_ok() {
-                    let mut r = BufReader::new(f);
-                    let mut s = String::new();
-                    while r.read_line(&mut s).unwrap_or(0) > 0 {
-                        if !s.ends_with('\n') {
-                            break;
-                        }
-                        pos += s.len() as u64;
-                        if let Some(l) = parse(&s).filter(|l| keep(l)) {
-                            if !sink(&l) {
-                                return Ok(());
-                            }
-                        }
-                        s.clear();
-                    }
+                    continue;
                 }
             }
             if !live {
@@ -155,4 +147,27 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Read whole lines of `f` from `pos` on, feeding each entry to `each` until it says stop
+/// (false is returned then); `pos` ends after the last whole line.
+fn read_from(f: &mut std::fs::File, pos: &mut u64, each: &mut dyn FnMut(LogLine) -> bool) -> bool {
+    if f.seek(SeekFrom::Start(*pos)).is_err() {
+        return true;
+    }
+    let mut r = BufReader::new(f);
+    let mut s = String::new();
+    while r.read_line(&mut s).unwrap_or(0) > 0 {
+        if !s.ends_with('\n') {
+            break;
+        }
+        *pos += s.len() as u64;
+        if let Some(l) = parse(&s) {
+            if !each(l) {
+                return false;
+            }
+        }
+        s.clear();
+    }
+    true
 }

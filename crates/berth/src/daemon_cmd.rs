@@ -29,6 +29,10 @@ pub struct DaemonArgs {
     /// Registries spoken to over plain HTTP (repeatable)
     #[arg(long = "insecure-registry")]
     insecure_registry: Vec<String>,
+    /// Upstream DNS servers for names that are not containers' (default: the host's
+    /// resolv.conf).
+    #[arg(long = "dns")]
+    dns: Vec<String>,
     /// Log level: debug, info, warn, error
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -80,6 +84,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
         .map(|p| parse_pool(p))
         .collect::<anyhow::Result<_>>()?;
     cfg.insecure_registries = args.insecure_registry;
+    cfg.dns = args.dns;
     cfg.nft_table = args.nft_table;
     cfg.bridge_name = args.bridge;
     let engine = berth_engine::Engine::open(cfg).context("starting the engine")?;
