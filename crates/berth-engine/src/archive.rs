@@ -297,7 +297,7 @@ impl Engine {
     /// Take down a copy mountpoint left behind (by a daemon that died mid-copy).
     pub(crate) fn drop_copy_mount(&self, id: &str) {
         let mp = self.container_dir(id).join("cp");
-        if !holds().get(&mp).is_some_and(|u| u.users > 0) {
+        if holds().get(&mp).is_none_or(|u| u.users == 0) {
             let _ = detach(&mp);
             let _ = std::fs::remove_dir(&mp);
         }
@@ -968,10 +968,7 @@ impl Extractor<'_> {
                     let fd = openat(
                         &pfd,
                         name,
-                        OFlag::O_RDONLY
-                            | OFlag::O_DIRECTORY
-                            | OFlag::O_NOFOLLOW
-                            | OFlag::O_CLOEXEC,
+                        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                         Mode::empty(),
                     )
                     .map_err(fail)?;
@@ -993,14 +990,8 @@ impl Extractor<'_> {
                         };
                         let (tname, tparent) = target.split_at(target.len() - 1);
                         let tdir = self.parent(tparent)?;
-                        linkat(
-                            &tdir,
-                            tname[0].as_os_str(),
-                            &pfd,
-                            name,
-                            AtFlags::empty(),
-                        )
-                        .map_err(fail)?;
+                        linkat(&tdir, tname[0].as_os_str(), &pfd, name, AtFlags::empty())
+                            .map_err(fail)?;
                         continue;
                     }
                     fchownat(
@@ -1068,8 +1059,7 @@ impl Extractor<'_> {
                             source: e,
                         },
                     })?;
-                    fchown(&f, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
-                        .map_err(fail)?;
+                    fchown(&f, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid))).map_err(fail)?;
                     fchmod(&f, mode).map_err(fail)?;
                     let _ = futimens(&f, &ts, &ts);
                 }
@@ -1110,13 +1100,7 @@ impl Extractor<'_> {
     }
 
     /// Clear the way for `name`: true when it is a directory to merge into.
-    fn make_room(
-        &mut self,
-        pfd: &OwnedFd,
-        name: &OsStr,
-        is_dir: bool,
-        here: &str,
-    ) -> Result<bool> {
+    fn make_room(&mut self, pfd: &OwnedFd, name: &OsStr, is_dir: bool, here: &str) -> Result<bool> {
         let st = match fstatat(pfd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             Err(Errno::ENOENT) => return Ok(false),
@@ -1233,7 +1217,10 @@ mod tests {
         assert_eq!(go_mode(libc::S_IFDIR | 0o755), (1 << 31) | 0o755);
         assert_eq!(go_mode(libc::S_IFREG | 0o4644), (1 << 23) | 0o644);
         assert_eq!(go_mode(libc::S_IFLNK | 0o777), (1 << 27) | 0o777);
-        assert_eq!(go_mode(libc::S_IFCHR | 0o666), (1 << 26) | (1 << 21) | 0o666);
+        assert_eq!(
+            go_mode(libc::S_IFCHR | 0o666),
+            (1 << 26) | (1 << 21) | 0o666
+        );
     }
 
     #[test]
@@ -1242,7 +1229,11 @@ mod tests {
         assert_eq!(r, b"9 path=x\n");
         for n in [90, 91, 92, 95, 990, 995] {
             let r = pax_record("path", &vec![b'a'; n]);
-            let len = String::from_utf8_lossy(&r).split(' ').next().unwrap().to_string();
+            let len = String::from_utf8_lossy(&r)
+                .split(' ')
+                .next()
+                .unwrap()
+                .to_string();
             assert_eq!(len, r.len().to_string());
         }
     }
