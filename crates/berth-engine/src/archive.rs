@@ -73,15 +73,19 @@ impl ArchiveSource {
             b: tar::Builder::new(BufWriter::with_capacity(64 << 10, w)),
             links: HashMap::new(),
         };
-        let res = match &self.target.name {
+        let top = match &self.target.name {
             None => reopen_dir(self.target.dir.as_fd())
                 .and_then(|fd| Ok((fstat(&fd)?, fd)))
                 .map_err(io::Error::from)
-                .and_then(|(st, fd)| t.add_dir(fd, &st, &self.top)),
+                .and_then(|(st, fd)| t.dir_header(&st, &self.top).map(|()| Some(fd))),
             Some(n) => t.add_at(self.target.dir.as_fd(), n, &self.top),
         };
-        res.and_then(|()| t.b.into_inner()?.flush())
-            .ctx(|| "writing the archive".into())
+        top.and_then(|dir| match dir {
+            Some(fd) => t.walk(fd, &self.top),
+            None => Ok(()),
+        })
+        .and_then(|()| t.b.into_inner()?.flush())
+        .ctx(|| "writing the archive".into())
     }
 }
 
@@ -689,12 +693,17 @@ impl<W: Write> Tarrer<W> {
         self.b.append(&h, data)
     }
 
-    /// `name` in `dir`, as `tname`.
-    fn add_at(&mut self, dir: BorrowedFd, name: &OsStr, tname: &[u8]) -> io::Result<()> {
+    /// `name` in `dir`, as `tname`; a directory's entry only, and its fd to walk.
+    fn add_at(
+        &mut self,
+        dir: BorrowedFd,
+        name: &OsStr,
+        tname: &[u8],
+    ) -> io::Result<Option<OwnedFd>> {
         let st = match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) => st,
             // Gone since it was listed.
-            Err(Errno::ENOENT) => return Ok(()),
+            Err(Errno::ENOENT) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
         match kind(&st) {
@@ -706,17 +715,19 @@ impl<W: Write> Tarrer<W> {
                     Mode::empty(),
                 ) {
                     Ok(fd) => fd,
-                    Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => return Ok(()),
+                    Err(Errno::ENOENT | Errno::ENOTDIR | Errno::ELOOP) => return Ok(None),
                     Err(e) => return Err(e.into()),
                 };
-                let st = fstat(&fd)?;
-                self.add_dir(fd, &st, tname)
+                self.dir_header(&fstat(&fd)?, tname)?;
+                Ok(Some(fd))
             }
             SFlag::S_IFREG => {
                 if st.st_nlink > 1 {
                     if let Some(first) = self.links.get(&(st.st_dev, st.st_ino)).cloned() {
                         let h = Self::header(&st, tar::EntryType::Link);
-                        return self.append(h, tname, Some(&first), io::empty());
+                        return self
+                            .append(h, tname, Some(&first), io::empty())
+                            .map(|()| None);
                     }
                 }
                 let fd = match openat(
@@ -730,12 +741,12 @@ impl<W: Write> Tarrer<W> {
                     Mode::empty(),
                 ) {
                     Ok(fd) => fd,
-                    Err(Errno::ENOENT | Errno::ELOOP) => return Ok(()),
+                    Err(Errno::ENOENT | Errno::ELOOP) => return Ok(None),
                     Err(e) => return Err(e.into()),
                 };
                 let st = fstat(&fd)?;
                 if kind(&st) != SFlag::S_IFREG {
-                    return Ok(());
+                    return Ok(None);
                 }
                 let size = st.st_size.max(0) as u64;
                 let mut h = Self::header(&st, tar::EntryType::Regular);
@@ -746,16 +757,17 @@ impl<W: Write> Tarrer<W> {
                 if st.st_nlink > 1 {
                     self.links.insert((st.st_dev, st.st_ino), tname.to_vec());
                 }
-                Ok(())
+                Ok(None)
             }
             SFlag::S_IFLNK => {
                 let target = match readlinkat(dir, name) {
                     Ok(t) => t,
-                    Err(Errno::ENOENT | Errno::EINVAL) => return Ok(()),
+                    Err(Errno::ENOENT | Errno::EINVAL) => return Ok(None),
                     Err(e) => return Err(e.into()),
                 };
                 let h = Self::header(&st, tar::EntryType::Symlink);
                 self.append(h, tname, Some(target.as_bytes()), io::empty())
+                    .map(|()| None)
             }
             k @ (SFlag::S_IFCHR | SFlag::S_IFBLK | SFlag::S_IFIFO) => {
                 let t = match k {
@@ -768,30 +780,40 @@ impl<W: Write> Tarrer<W> {
                     h.set_device_major(libc::major(st.st_rdev))?;
                     h.set_device_minor(libc::minor(st.st_rdev))?;
                 }
-                self.append(h, tname, None, io::empty())
+                self.append(h, tname, None, io::empty()).map(|()| None)
             }
             // Sockets are not archived (docker skips them too).
-            _ => Ok(()),
+            _ => Ok(None),
         }
     }
 
-    /// The directory open as `fd`, as `tname`, and everything under it.
-    fn add_dir(&mut self, fd: OwnedFd, st: &FileStat, tname: &[u8]) -> io::Result<()> {
+    /// A directory's own entry (named with a trailing `/`, as docker names them).
+    fn dir_header(&mut self, st: &FileStat, tname: &[u8]) -> io::Result<()> {
         let mut own = tname.to_vec();
         if !own.ends_with(b"/") {
             own.push(b'/');
         }
-        self.append(
-            Self::header(st, tar::EntryType::Directory),
-            &own,
-            None,
-            io::empty(),
-        )?;
-        for n in list(fd.as_fd())? {
-            let mut child = tname.to_vec();
+        let h = Self::header(st, tar::EntryType::Directory);
+        self.append(h, &own, None, io::empty())
+    }
+
+    /// Everything under the directory open as `fd` (named `tname`), depth first. A loop
+    /// rather than recursion: however deep a container's tree, the daemon's stack is safe.
+    fn walk(&mut self, fd: OwnedFd, tname: &[u8]) -> io::Result<()> {
+        let names = list(fd.as_fd())?.into_iter();
+        let mut stack = vec![(fd, names, tname.to_vec())];
+        while let Some((dir, names, base)) = stack.last_mut() {
+            let Some(n) = names.next() else {
+                stack.pop();
+                continue;
+            };
+            let mut child = base.clone();
             child.push(b'/');
             child.extend_from_slice(n.as_bytes());
-            self.add_at(fd.as_fd(), &n, &child)?;
+            if let Some(sub) = self.add_at(dir.as_fd(), &n, &child)? {
+                let names = list(sub.as_fd())?.into_iter();
+                stack.push((sub, names, child));
+            }
         }
         Ok(())
     }
@@ -1084,19 +1106,24 @@ impl Extractor<'_> {
     }
 
     fn make_dir_all(&self, full: &[OsString]) -> Result<OwnedFd> {
-        match open_dir(self.root, full) {
-            Ok(fd) => Ok(fd),
-            Err(Errno::ENOENT) if !full.is_empty() => {
-                let (last, up) = full.split_at(full.len() - 1);
-                let pfd = self.make_dir_all(up)?;
-                match mkdirat(&pfd, last[0].as_os_str(), Mode::from_bits_truncate(0o755)) {
-                    Ok(()) | Err(Errno::EEXIST) => {}
-                    Err(e) => return Err(sys(format!("creating {}", to_abs(full)))(e)),
-                }
-                open_dir(self.root, full).map_err(sys(format!("opening {}", to_abs(full))))
+        // The deepest directory that exists, then the missing ones below it, one by one.
+        let mut have = full.len();
+        let mut fd = loop {
+            match open_dir(self.root, &full[..have]) {
+                Ok(fd) => break fd,
+                Err(Errno::ENOENT) if have > 0 => have -= 1,
+                Err(e) => return Err(sys(format!("opening {}", to_abs(full)))(e)),
             }
-            Err(e) => Err(sys(format!("opening {}", to_abs(full)))(e)),
+        };
+        for i in have..full.len() {
+            match mkdirat(&fd, full[i].as_os_str(), Mode::from_bits_truncate(0o755)) {
+                Ok(()) | Err(Errno::EEXIST) => {}
+                Err(e) => return Err(sys(format!("creating {}", to_abs(&full[..=i])))(e)),
+            }
+            fd = open_dir(self.root, &full[..=i])
+                .map_err(sys(format!("opening {}", to_abs(&full[..=i]))))?;
         }
+        Ok(fd)
     }
 
     /// Clear the way for `name`: true when it is a directory to merge into.
@@ -1167,23 +1194,40 @@ fn copy_data(r: &mut impl Read, w: &mut impl Write) -> std::result::Result<(), C
     }
 }
 
-/// Remove `name` in `dir` and everything under it, never following a symlink.
+/// Remove `name` in `dir` and everything under it, never following a symlink (a loop, not
+/// recursion, for trees of any depth).
 fn remove_all_at(dir: BorrowedFd, name: &OsStr) -> nix::Result<()> {
-    let fd = openat(
-        dir,
-        name,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?;
-    for n in list(fd.as_fd()).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))? {
-        match fstatat(&fd, n.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) if kind(&st) == SFlag::S_IFDIR => remove_all_at(fd.as_fd(), &n)?,
-            Ok(_) => unlinkat(&fd, n.as_os_str(), UnlinkatFlags::NoRemoveDir)?,
-            Err(Errno::ENOENT) => {}
-            Err(e) => return Err(e),
+    let open = |d: BorrowedFd, n: &OsStr| -> nix::Result<(OwnedFd, std::vec::IntoIter<OsString>)> {
+        let fd = openat(
+            d,
+            n,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        let names = list(fd.as_fd()).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
+        Ok((fd, names.into_iter()))
+    };
+    let (fd, names) = open(dir, name)?;
+    let mut stack = vec![(fd, names, name.to_os_string())];
+    while let Some((fd, names, _)) = stack.last_mut() {
+        match names.next() {
+            Some(n) => match fstatat(&*fd, n.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) if kind(&st) == SFlag::S_IFDIR => {
+                    let (sub, names) = open(fd.as_fd(), &n)?;
+                    stack.push((sub, names, n));
+                }
+                Ok(_) => unlinkat(&*fd, n.as_os_str(), UnlinkatFlags::NoRemoveDir)?,
+                Err(Errno::ENOENT) => {}
+                Err(e) => return Err(e),
+            },
+            None => {
+                let Some((_, _, n)) = stack.pop() else { break };
+                let parent = stack.last().map(|(fd, _, _)| fd.as_fd()).unwrap_or(dir);
+                unlinkat(parent, n.as_os_str(), UnlinkatFlags::RemoveDir)?;
+            }
         }
     }
-    unlinkat(dir, name, UnlinkatFlags::RemoveDir)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -1250,8 +1294,8 @@ mod tests {
             b: tar::Builder::new(Vec::new()),
             links: HashMap::new(),
         };
-        tr.add_at(t.dir.as_fd(), t.name.as_ref().unwrap(), b"d")
-            .unwrap();
+        let sub = tr.add_at(t.dir.as_fd(), t.name.as_ref().unwrap(), b"d");
+        tr.walk(sub.unwrap().unwrap(), b"d").unwrap();
         let out = tr.b.into_inner().unwrap();
         let names: Vec<String> = tar::Archive::new(&out[..])
             .entries()
@@ -1287,5 +1331,32 @@ mod tests {
             b"hello"
         );
         assert_eq!(std::fs::read(dst.path().join("pwned")).unwrap(), b"hi");
+    }
+
+    #[test]
+    fn deep_trees_are_walked_and_removed_without_recursion() {
+        let top = tempfile::tempdir().unwrap();
+        let root = open_plain_dir(top.path()).unwrap();
+        let mut fd = root.try_clone().unwrap();
+        for _ in 0..3000 {
+            mkdirat(&fd, "d", Mode::from_bits_truncate(0o755)).unwrap();
+            fd = openat(
+                &fd,
+                "d",
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY,
+                Mode::empty(),
+            )
+            .unwrap();
+        }
+        std::fs::write(format!("/proc/self/fd/{}/leaf", fd.as_raw_fd()), b"x").unwrap();
+        drop(fd);
+        let mut tr = Tarrer {
+            b: tar::Builder::new(io::sink()),
+            links: HashMap::new(),
+        };
+        let sub = tr.add_at(root.as_fd(), OsStr::new("d"), b"d").unwrap();
+        tr.walk(sub.unwrap(), b"d").unwrap();
+        remove_all_at(root.as_fd(), OsStr::new("d")).unwrap();
+        assert!(!top.path().join("d").exists());
     }
 }
