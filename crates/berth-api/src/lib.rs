@@ -4,6 +4,7 @@
 
 #![recursion_limit = "256"]
 
+mod archive;
 mod containers;
 mod error;
 mod exec;
@@ -64,6 +65,10 @@ pub fn router(engine: Eng) -> Router {
         .route("/containers/{id}/stats", get(containers::stats))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/logs", get(containers::logs))
+        .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
         .route("/containers/{id}/attach", post(hijack::attach))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(hijack::exec_start))

@@ -2,6 +2,7 @@
 //! each, started through the runtime library), images (berth-image), volumes and networks
 //! (berth-net); restart policies; recovery after a crash. The API crate calls into it.
 
+mod archive;
 mod container;
 mod db;
 mod engine;
@@ -19,6 +20,7 @@ mod network;
 mod spec;
 mod volumes;
 
+pub use archive::{ArchiveSource, ExtractOpts, PathStat};
 pub use container::{ContainerRecord, MountPoint, NetAttach, Published, State, Status};
 pub use engine::{Engine, EngineConfig};
 pub use error::{Error, Result};

@@ -194,6 +194,7 @@ impl Engine {
                 }
                 _ => {}
             }
+            self.check_not_copying(&rec.id)?;
             let r = map
                 .get_mut(&rec.id)
                 .ok_or_else(|| Error::no_container(name))?;
@@ -234,11 +235,7 @@ impl Engine {
         let id = rec.id.clone();
         let dir = self.container_dir(&id);
         let rootfs = dir.join("rootfs");
-        let img = match berth_image::Digest::parse(&rec.image_manifest) {
-            Ok(m) => self.images.by_manifest(&m)?,
-            Err(_) => self.images.resolve(&rec.image_id)?,
-        };
-        let lowers = self.images.lowers(&img)?;
+        let lowers = self.rootfs_lowers(rec)?;
         let _ = berth_image::unmount(&rootfs);
         berth_image::mount_overlay(&lowers, &dir.join("upper"), &dir.join("work"), &rootfs)?;
         // docker makes a missing working directory.
@@ -354,6 +351,15 @@ impl Engine {
         Ok(())
     }
 
+    /// The image's layer directories under a container's rootfs, topmost first.
+    pub(crate) fn rootfs_lowers(&self, rec: &ContainerRecord) -> Result<Vec<std::path::PathBuf>> {
+        let img = match berth_image::Digest::parse(&rec.image_manifest) {
+            Ok(m) => self.images.by_manifest(&m)?,
+            Err(_) => self.images.resolve(&rec.image_id)?,
+        };
+        self.images.lowers(&img)
+    }
+
     /// Undo whatever a start or a run made: the container process, its runtime state and
     /// cgroup, its network attachment, the rootfs mount.
     pub(crate) fn undo_start(&self, id: &str) {
@@ -367,6 +373,7 @@ impl Engine {
             }
         }
         let _ = berth_image::unmount(&self.container_dir(id).join("rootfs"));
+        self.drop_copy_mount(id);
     }
 
     /// Send a signal to the container's init (`docker kill`).
@@ -487,6 +494,7 @@ impl Engine {
             let _ = self.kill(&rec.id, "KILL");
             self.wait_gone(&rec.id, &events, Duration::from_secs(30));
         }
+        self.check_not_copying(&rec.id)?;
         let rec = self.update(&rec.id, |r| r.state.status = Status::Removing)?;
         self.finish_remove(&rec, volumes)
     }

@@ -122,9 +122,8 @@ fn done(a: &CpArgs, n: u64, to: &str) {
 
 /// Where an archive entry lands: its path with the top component renamed or dropped.
 fn rebase(entry: &Path, rename: Option<&str>, drop_top: bool) -> Option<PathBuf> {
-    let mut parts = entry
-        .components()
-        .filter(|c| !matches!(c, Component::CurDir));
+    // The top is the path's base name, or `.` for `dir/.` and `/` for the root (docker).
+    let mut parts = entry.components();
     let first = parts.next()?;
     let mut out = PathBuf::new();
     if !drop_top {
@@ -139,7 +138,10 @@ fn rebase(entry: &Path, rename: Option<&str>, drop_top: bool) -> Option<PathBuf>
             _ => return None,
         }
     }
-    if !matches!(first, Component::Normal(_)) {
+    if !matches!(
+        first,
+        Component::Normal(_) | Component::CurDir | Component::RootDir
+    ) {
         return None;
     }
     Some(out)
@@ -311,6 +313,11 @@ mod tests {
             Some(PathBuf::from("new/a/b"))
         );
         assert_eq!(rebase(p("dir/a"), None, true), Some(PathBuf::from("a")));
+        assert_eq!(rebase(p("./a/b"), None, true), Some(PathBuf::from("a/b")));
+        assert_eq!(
+            rebase(p("./a"), Some("new"), false),
+            Some(PathBuf::from("new/a"))
+        );
         assert_eq!(rebase(p("dir/../../x"), None, false), None);
         assert_eq!(parent_of("/a/b"), "/a");
         assert_eq!(parent_of("/a"), "/");
