@@ -254,8 +254,15 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
         Some((u, g)) => (u, Some(g)),
         None => (user, None),
     };
-    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).unwrap_or_default();
-    let group = std::fs::read_to_string(rootfs.join("etc/group")).unwrap_or_default();
+    // Resolved inside the rootfs: an image's /etc/passwd may be a symlink to anywhere.
+    let read = |p: &str| {
+        berth_runtime::mounts::resolve_in_root(rootfs, std::path::Path::new(p))
+            .ok()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
+    };
+    let passwd = read("/etc/passwd");
+    let group = read("/etc/group");
     let (uid, mut gid, uname) = match u.parse::<u32>() {
         Ok(n) => {
             let row = passwd
