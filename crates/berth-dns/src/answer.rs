@@ -1,6 +1,6 @@
 //! One query in, a decision out: answer it from the zone, forward it upstream, or drop it.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use hickory_proto::op::{Edns, Message, Metadata, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::{A, PTR};
@@ -19,8 +19,13 @@ const EDNS_PAYLOAD: u16 = 1232;
 pub(crate) enum Outcome {
     /// Send these bytes back.
     Reply(Vec<u8>),
-    /// Not ours: forward the query as it came; `servfail` is the answer if no upstream replies.
-    Forward { servfail: Vec<u8> },
+    /// Not ours: forward the query as it came.
+    Forward {
+        /// The answer if no upstream replies in time.
+        servfail: Vec<u8>,
+        /// The largest answer the client takes (its UDP payload size; 65535 over TCP).
+        max_len: usize,
+    },
     /// Not worth an answer (too short, or itself a response).
     Drop,
 }
@@ -29,6 +34,8 @@ pub(crate) enum Outcome {
 pub(crate) struct Ctx<'a> {
     pub zone: &'a Zone,
     pub network: &'a str,
+    /// The client's address: a container on several networks sees the names on all of them.
+    pub client: Option<Ipv4Addr>,
     pub ttl: u32,
     /// Rotates the order of multi-address answers (round robin).
     pub rotate: usize,
@@ -52,10 +59,10 @@ pub(crate) fn decide(packet: &[u8], ctx: &Ctx<'_>) -> Outcome {
         return Outcome::Reply(raw_error(packet, ResponseCode::FormErr));
     };
     if query.query_class() != DNSClass::IN {
-        return forward(&request, query);
+        return forward(&request, query, ctx);
     }
     let name = query.name().to_ascii();
-    let ips = ctx.zone.lookup(ctx.network, &name);
+    let ips = ctx.zone.lookup_from(ctx.network, ctx.client, &name);
     if !ips.is_empty() {
         let mut answers = Vec::new();
         if query.query_type() == RecordType::A {
@@ -79,7 +86,7 @@ pub(crate) fn decide(packet: &[u8], ctx: &Ctx<'_>) -> Outcome {
             return reply(&request, query, vec![record], ctx);
         }
     }
-    forward(&request, query)
+    forward(&request, query, ctx)
 }
 
 /// The name a container's `d.c.b.a.in-addr.arpa` points to, if the address is one of ours.
@@ -91,7 +98,7 @@ fn ptr_target(query: &Query, ctx: &Ctx<'_>) -> Option<Name> {
     if net.prefix_len() != 32 {
         return None;
     }
-    let name = ctx.zone.reverse(ctx.network, ip)?;
+    let name = ctx.zone.reverse_from(ctx.network, ctx.client, ip)?;
     Name::from_ascii(format!("{name}.")).ok()
 }
 
@@ -113,11 +120,7 @@ fn reply(request: &Message, query: &Query, answers: Vec<Record>, ctx: &Ctx<'_>) 
     let mut msg = response(request, query, ResponseCode::NoError);
     msg.metadata.authoritative = true;
     msg.answers = answers;
-    let limit = if ctx.udp {
-        usize::from(request.max_payload())
-    } else {
-        usize::from(u16::MAX)
-    };
+    let limit = max_len(request, ctx);
     loop {
         let Ok(bytes) = msg.to_vec() else {
             return Outcome::Reply(raw_error_from(request, ResponseCode::ServFail));
@@ -133,11 +136,21 @@ fn reply(request: &Message, query: &Query, answers: Vec<Record>, ctx: &Ctx<'_>) 
     }
 }
 
-fn forward(request: &Message, query: &Query) -> Outcome {
+fn forward(request: &Message, query: &Query, ctx: &Ctx<'_>) -> Outcome {
     let servfail = response(request, query, ResponseCode::ServFail)
         .to_vec()
         .unwrap_or_else(|_| raw_error_from(request, ResponseCode::ServFail));
-    Outcome::Forward { servfail }
+    let max_len = max_len(request, ctx);
+    Outcome::Forward { servfail, max_len }
+}
+
+/// The largest answer the client takes: its EDNS payload size (at least 512) over UDP.
+fn max_len(request: &Message, ctx: &Ctx<'_>) -> usize {
+    if ctx.udp {
+        usize::from(request.max_payload())
+    } else {
+        usize::from(u16::MAX)
+    }
 }
 
 /// A bare header answering `request` with `code`.
@@ -173,6 +186,7 @@ mod tests {
         Ctx {
             zone,
             network: "n",
+            client: None,
             ttl: 600,
             rotate: 0,
             udp: true,

@@ -16,11 +16,13 @@ use crate::answer::HEADER_LEN;
 const TRY_NEXT: [u8; 2] = [2, 5];
 
 /// Asks `upstreams` in turn until one gives a usable answer, all within `budget`; the answer
-/// carries the client's query id. `tcp` asks over TCP from the start (the client came over TCP).
+/// carries the client's query id. `tcp` asks over TCP from the start (the client came over TCP);
+/// `max_len` is the largest answer the client takes.
 pub(crate) async fn forward(
     query: &[u8],
     upstreams: &[SocketAddr],
     budget: Duration,
+    max_len: usize,
     tcp: bool,
 ) -> Option<Vec<u8>> {
     if query.len() < HEADER_LEN {
@@ -36,7 +38,7 @@ pub(crate) async fn forward(
         // Split what is left evenly between this upstream and the ones after it.
         let left = u32::try_from(upstreams.len() - i).unwrap_or(u32::MAX);
         let try_deadline = now + (deadline - now) / left;
-        let answer = timeout_at(try_deadline, ask(query, *upstream, tcp)).await;
+        let answer = timeout_at(try_deadline, ask(query, *upstream, max_len, tcp)).await;
         if let Ok(Some(mut answer)) = answer {
             answer[..2].copy_from_slice(&query[..2]);
             if TRY_NEXT.contains(&(answer[3] & 0x0f)) {
@@ -50,18 +52,23 @@ pub(crate) async fn forward(
 }
 
 /// One upstream, one query: its answer (with our id, not yet the client's), or `None`.
-async fn ask(query: &[u8], upstream: SocketAddr, tcp: bool) -> Option<Vec<u8>> {
+async fn ask(query: &[u8], upstream: SocketAddr, max_len: usize, tcp: bool) -> Option<Vec<u8>> {
     let mut packet = query.to_vec();
     let id = random_id();
     packet[..2].copy_from_slice(&id.to_be_bytes());
-    if !tcp {
-        let answer = ask_udp(&packet, upstream, id).await?;
-        if answer[2] & 0x02 == 0 {
-            return Some(answer);
-        }
-        // Truncated: the whole answer only comes over TCP.
+    if tcp {
+        return ask_tcp(&packet, upstream, id).await;
     }
-    ask_tcp(&packet, upstream, id).await
+    let answer = ask_udp(&packet, upstream, id).await?;
+    if answer[2] & 0x02 == 0 {
+        return Some(answer);
+    }
+    // Truncated: the whole answer comes over TCP. If it is too big for the client (whose UDP
+    // limit the upstream went by), the truncated one goes back and the client retries over TCP.
+    match ask_tcp(&packet, upstream, id).await {
+        Some(full) if full.len() <= max_len => Some(full),
+        _ => Some(answer),
+    }
 }
 
 async fn ask_udp(packet: &[u8], upstream: SocketAddr, id: u16) -> Option<Vec<u8>> {

@@ -12,6 +12,26 @@
 //! - `PTR` for a container's address (`d.c.b.a.in-addr.arpa`): its name;
 //! - anything else: forwarded to the upstream servers (UDP, TCP when truncated or when the client
 //!   asked over TCP) and the answer passed back; SERVFAIL when none answers within 2 s.
+//!
+//! A container attached to several networks sees the names of all of them (as with docker): the
+//! server recognises it by the query's source address.
+//!
+//! # Use by the engine
+//!
+//! - Keep one [`Zone`] for the daemon. On connect (and on start, for each network of the
+//!   container) call [`Zone::set`] with the container's name first, then its aliases on that
+//!   network; on disconnect, [`Zone::remove`]; on stop or removal, [`Zone::remove_container`]. After
+//!   a daemon restart, set the running containers again.
+//! - For each user bridge network (not the default `bridge`, which docker serves no names on),
+//!   once its bridge has the gateway address: `Server::start((gateway, 53).into(), name,
+//!   zone.clone(), host_upstreams())`, kept alongside the network; drop it (and call
+//!   [`Zone::remove_network`]) when the network goes. Starting needs root (port 53) and the
+//!   address present on the host; a wildcard `:53` listener of another resolver on the host makes
+//!   it fail with [`Error::Bind`].
+//! - Give the containers `nameserver <gateway>` (keeping the host's `search` and `options`), and
+//!   let the firewall accept UDP and TCP port 53 from the bridge to the gateway.
+//! - Each server is one thread; `start` returns once both sockets are bound; dropping the server
+//!   stops and joins it (from async code, drop it in `spawn_blocking`).
 
 mod answer;
 mod forward;

@@ -1,6 +1,6 @@
 //! A running resolver for one network: UDP and TCP on one address, served by one thread.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::thread::JoinHandle;
@@ -180,10 +180,15 @@ impl Shared {
         Arc::clone(&guard)
     }
 
-    fn decide(&self, packet: &[u8], udp: bool) -> Outcome {
+    fn decide(&self, packet: &[u8], client: SocketAddr, udp: bool) -> Outcome {
+        let client = match client.ip() {
+            IpAddr::V4(ip) => Some(ip),
+            IpAddr::V6(ip) => ip.to_ipv4_mapped(),
+        };
         let ctx = Ctx {
             zone: &self.zone,
             network: &self.network,
+            client,
             ttl: self.ttl,
             rotate: self.rotate.fetch_add(1, Ordering::Relaxed),
             udp,
@@ -192,9 +197,15 @@ impl Shared {
     }
 
     /// The upstream answer to `packet`, or `servfail` if there is none in time.
-    async fn forward(&self, packet: &[u8], servfail: Vec<u8>, tcp: bool) -> Vec<u8> {
+    async fn forward(
+        &self,
+        packet: &[u8],
+        servfail: Vec<u8>,
+        max_len: usize,
+        tcp: bool,
+    ) -> Vec<u8> {
         let upstreams = self.upstreams();
-        forward(packet, &upstreams, self.timeout, tcp)
+        forward(packet, &upstreams, self.timeout, max_len, tcp)
             .await
             .unwrap_or(servfail)
     }
@@ -241,19 +252,19 @@ async fn serve(
             received = udp.recv_from(&mut buf) => match received {
                 Ok((n, peer)) => {
                     let packet = &buf[..n];
-                    match shared.decide(packet, true) {
+                    match shared.decide(packet, peer, true) {
                         Outcome::Reply(bytes) => {
                             // A client that went away is its own problem.
                             let _ = udp.send_to(&bytes, peer).await;
                         }
-                        Outcome::Forward { servfail } => {
+                        Outcome::Forward { servfail, max_len } => {
                             let Ok(permit) = Arc::clone(&forwards).try_acquire_owned() else {
                                 continue;
                             };
                             let (shared, udp, packet) =
                                 (Arc::clone(&shared), Arc::clone(&udp), packet.to_vec());
                             tokio::spawn(async move {
-                                let answer = shared.forward(&packet, servfail, false).await;
+                                let answer = shared.forward(&packet, servfail, max_len, false).await;
                                 let _ = udp.send_to(&answer, peer).await;
                                 drop(permit);
                             });
@@ -264,9 +275,9 @@ async fn serve(
                 Err(_) => sleep(ERROR_PAUSE).await,
             },
             accepted = tcp.accept() => match accepted {
-                Ok((stream, _)) => {
+                Ok((stream, peer)) => {
                     if let Ok(permit) = Arc::clone(&connections).try_acquire_owned() {
-                        tokio::spawn(serve_tcp(Arc::clone(&shared), stream, permit));
+                        tokio::spawn(serve_tcp(Arc::clone(&shared), stream, peer, permit));
                     }
                 }
                 Err(_) => sleep(ERROR_PAUSE).await,
@@ -276,14 +287,21 @@ async fn serve(
 }
 
 /// One TCP client: length-prefixed queries answered in order until it closes or idles.
-async fn serve_tcp(shared: Arc<Shared>, mut stream: TcpStream, _permit: OwnedSemaphorePermit) {
+async fn serve_tcp(
+    shared: Arc<Shared>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    _permit: OwnedSemaphorePermit,
+) {
     loop {
         let Ok(Ok(packet)) = timeout(TCP_IDLE, read_frame(&mut stream)).await else {
             return;
         };
-        let answer = match shared.decide(&packet, false) {
+        let answer = match shared.decide(&packet, peer, false) {
             Outcome::Reply(bytes) => bytes,
-            Outcome::Forward { servfail } => shared.forward(&packet, servfail, true).await,
+            Outcome::Forward { servfail, max_len } => {
+                shared.forward(&packet, servfail, max_len, true).await
+            }
             Outcome::Drop => return,
         };
         let written = timeout(TCP_IDLE, write_frame(&mut stream, &answer)).await;

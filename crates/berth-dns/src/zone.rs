@@ -98,30 +98,61 @@ impl Zone {
     /// `name` is matched case-insensitively, with or without a trailing dot, and may carry the
     /// network's name as a suffix (`web.mynet`).
     pub fn lookup(&self, network: &str, name: &str) -> Vec<Ipv4Addr> {
+        self.lookup_from(network, None, name)
+    }
+
+    /// Like [`Zone::lookup`], as seen by the client at address `client` on `network`: if that
+    /// client is a container attached to other networks too, their names are visible as well
+    /// (`network`'s first, then the others by name; the first network that has it answers), as
+    /// with docker.
+    pub fn lookup_from(
+        &self,
+        network: &str,
+        client: Option<Ipv4Addr>,
+        name: &str,
+    ) -> Vec<Ipv4Addr> {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         let nets = self.read();
-        let Some(net) = nets.get(network) else {
-            return Vec::new();
-        };
-        let ids = net.by_name.get(&name).or_else(|| {
-            let suffix = format!(".{}", network.to_ascii_lowercase());
-            name.strip_suffix(&suffix)
-                .and_then(|base| net.by_name.get(base))
-        });
-        ids.into_iter()
-            .flatten()
-            .filter_map(|id| net.containers.get(id).map(|e| e.ip))
-            .collect()
+        for (net_name, net) in visible(&nets, network, client) {
+            let ids = net.by_name.get(&name).or_else(|| {
+                let suffix = format!(".{}", net_name.to_ascii_lowercase());
+                name.strip_suffix(&suffix)
+                    .and_then(|base| net.by_name.get(base))
+            });
+            let ips: Vec<Ipv4Addr> = ids
+                .into_iter()
+                .flatten()
+                .filter_map(|id| net.containers.get(id).map(|e| e.ip))
+                .collect();
+            if !ips.is_empty() {
+                return ips;
+            }
+        }
+        Vec::new()
     }
 
     /// The name of the container with address `ip` on `network` (its first name, else its id).
     pub fn reverse(&self, network: &str, ip: Ipv4Addr) -> Option<String> {
+        self.reverse_from(network, None, ip)
+    }
+
+    /// Like [`Zone::reverse`], over the networks the client at `client` sees (see
+    /// [`Zone::lookup_from`]).
+    pub fn reverse_from(
+        &self,
+        network: &str,
+        client: Option<Ipv4Addr>,
+        ip: Ipv4Addr,
+    ) -> Option<String> {
         let nets = self.read();
-        let net = nets.get(network)?;
-        net.containers
-            .iter()
-            .find(|(_, e)| e.ip == ip)
-            .map(|(id, e)| e.names.first().cloned().unwrap_or_else(|| id.clone()))
+        visible(&nets, network, client)
+            .into_iter()
+            .find_map(|(_, net)| {
+                net.containers
+                    .iter()
+                    .find(|(_, e)| e.ip == ip)
+                    .map(|(id, e)| e.names.first().cloned().unwrap_or_else(|| id.clone()))
+            })
     }
 
     fn read(&self) -> RwLockReadGuard<'_, HashMap<String, Network>> {
@@ -133,6 +164,30 @@ impl Zone {
     fn write(&self) -> RwLockWriteGuard<'_, HashMap<String, Network>> {
         self.inner.write().unwrap_or_else(PoisonError::into_inner)
     }
+}
+
+/// The networks a client at `client` on `network` sees: `network`, then (if the client is a
+/// container there) the other networks that container is attached to, by name.
+fn visible<'a>(
+    nets: &'a HashMap<String, Network>,
+    network: &str,
+    client: Option<Ipv4Addr>,
+) -> Vec<(&'a str, &'a Network)> {
+    let Some((own_name, own)) = nets.get_key_value(network) else {
+        return Vec::new();
+    };
+    let mut seen = vec![(own_name.as_str(), own)];
+    let container = client.and_then(|ip| own.containers.iter().find(|(_, e)| e.ip == ip));
+    if let Some((id, _)) = container {
+        let mut others: Vec<(&str, &Network)> = nets
+            .iter()
+            .filter(|(name, net)| name.as_str() != network && net.containers.contains_key(id))
+            .map(|(name, net)| (name.as_str(), net))
+            .collect();
+        others.sort_by_key(|(name, _)| *name);
+        seen.extend(others);
+    }
+    seen
 }
 
 impl Network {
@@ -180,6 +235,29 @@ mod tests {
         assert!(z.lookup("net1", "0123456789abc").is_empty());
         assert!(z.lookup("net2", "web").is_empty());
         assert_eq!(z.reverse("net1", ip).as_deref(), Some("Web"));
+    }
+
+    #[test]
+    fn a_client_on_two_networks_sees_both() {
+        let z = Zone::new();
+        let (me_a, me_b) = (Ipv4Addr::new(10, 0, 0, 5), Ipv4Addr::new(10, 1, 0, 5));
+        let (peer, other) = (Ipv4Addr::new(10, 1, 0, 9), Ipv4Addr::new(10, 0, 0, 6));
+        z.set("a", ID1, &names(&["me"]), me_a);
+        z.set("b", ID1, &names(&["me"]), me_b);
+        z.set("b", ID2, &names(&["peer"]), peer);
+        z.set("a", "cccccccccccc", &names(&["other"]), other);
+        assert_eq!(z.lookup_from("a", Some(me_a), "peer"), vec![peer]);
+        assert_eq!(z.lookup_from("a", Some(me_a), "peer.b"), vec![peer]);
+        // Own network first: `me` is me_a here.
+        assert_eq!(z.lookup_from("a", Some(me_a), "me"), vec![me_a]);
+        assert_eq!(
+            z.reverse_from("a", Some(me_a), peer).as_deref(),
+            Some("peer")
+        );
+        // A client only on `a`, or unknown, sees `a` alone.
+        assert!(z.lookup_from("a", Some(other), "peer").is_empty());
+        assert!(z.lookup_from("a", None, "peer").is_empty());
+        assert!(z.reverse_from("a", Some(other), peer).is_none());
     }
 
     #[test]

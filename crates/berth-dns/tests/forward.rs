@@ -110,7 +110,7 @@ fn tcp_client_is_forwarded_over_tcp() {
 
 #[test]
 fn truncated_udp_answer_is_retried_over_tcp() {
-    let up = Upstream::start(Mode::Truncate);
+    let up = Upstream::start(Mode::Truncate { more: 0 });
     let (_z, server) = server([127, 0, 1, 7], vec![up.addr], Duration::from_secs(2));
     let m = udp(
         server.local_addr(),
@@ -186,7 +186,7 @@ fn slow_upstream_blocks_neither_local_answers_nor_other_forwards() {
     let mut ids = Vec::new();
     let mut buf = [0u8; 4096];
     for _ in 0..20 {
-        let n = client.recv(&mut buf).expect("forwarded answer");
+        let n = recv(&client, &mut buf).expect("forwarded answer");
         let m = Message::from_vec(&buf[..n]).expect("decode");
         assert_eq!(addrs(&m), vec![UPSTREAM_UDP_IP]);
         ids.push(m.metadata.id);
@@ -195,4 +195,29 @@ fn slow_upstream_blocks_neither_local_answers_nor_other_forwards() {
     assert!(all < delay * 3, "20 forwards took {all:?}");
     ids.sort();
     assert_eq!(ids, (1000..1020).collect::<Vec<_>>());
+}
+
+/// A truncated answer whose full form is too big for the client's UDP limit goes back truncated
+/// (the client then asks over TCP itself, and gets it all).
+#[test]
+fn answer_too_big_for_the_client_goes_back_truncated() {
+    let up = Upstream::start(Mode::Truncate { more: 60 });
+    let (_z, server) = server([127, 0, 1, 11], vec![up.addr], Duration::from_secs(2));
+    let m = udp(
+        server.local_addr(),
+        0x0a0a,
+        "big.example.org.",
+        RecordType::A,
+    );
+    assert_eq!(m.metadata.id, 0x0a0a);
+    assert!(m.metadata.truncation);
+    assert!(m.answers.is_empty());
+    let m = tcp(
+        server.local_addr(),
+        0x0b0b,
+        "big.example.org.",
+        RecordType::A,
+    );
+    assert_eq!(m.metadata.id, 0x0b0b);
+    assert_eq!(m.answers.len(), 61);
 }

@@ -2,12 +2,12 @@
 
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
@@ -35,12 +35,47 @@ pub fn query(id: u16, name: &str, rtype: RecordType) -> Vec<u8> {
 
 /// Sends one packet over UDP from a fresh socket and waits up to `wait` for the answer.
 pub fn udp_raw(server: SocketAddr, packet: &[u8], wait: Duration) -> Option<Message> {
-    let sock = UdpSocket::bind("127.0.0.1:0").expect("bind client");
-    sock.set_read_timeout(Some(wait)).expect("timeout");
+    udp_raw_from(Ipv4Addr::LOCALHOST, server, packet, wait)
+}
+
+/// [`udp_raw`] from a socket bound to `client` (a container's address, on loopback).
+pub fn udp_raw_from(
+    client: Ipv4Addr,
+    server: SocketAddr,
+    packet: &[u8],
+    wait: Duration,
+) -> Option<Message> {
+    let sock = UdpSocket::bind((client, 0)).expect("bind client");
     sock.send_to(packet, server).expect("send");
+    let deadline = Instant::now() + wait;
     let mut buf = [0u8; 65535];
-    let n = sock.recv(&mut buf).ok()?;
-    Some(Message::from_vec(&buf[..n]).expect("server sent a message that does not parse"))
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return None;
+        }
+        sock.set_read_timeout(Some(left)).expect("timeout");
+        match sock.recv(&mut buf) {
+            Ok(n) => {
+                let m = Message::from_vec(&buf[..n]);
+                return Some(m.expect("server sent a message that does not parse"));
+            }
+            // A receive with a timeout is not restarted after a signal, or after this process
+            // was stopped and continued (signal(7)): it fails with EINTR. Receive again.
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// `recv`, again after EINTR (see [`udp_raw_from`]).
+pub fn recv(sock: &UdpSocket, buf: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match sock.recv(buf) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            other => return other,
+        }
+    }
 }
 
 pub fn udp(server: SocketAddr, id: u16, name: &str, rtype: RecordType) -> Message {
@@ -91,8 +126,9 @@ pub enum Mode {
     Answer { delay: Duration },
     /// Never answers.
     Silent,
-    /// Over UDP answers with TC set and no records; over TCP answers fully.
-    Truncate,
+    /// Over UDP answers with TC set and no records; over TCP answers fully: with
+    /// [`UPSTREAM_TCP_IP`] and the `more` addresses after it.
+    Truncate { more: u8 },
 }
 
 /// A DNS server on 127.0.0.1 (UDP and TCP, same port) that answers every name with one address.
@@ -126,12 +162,12 @@ impl Upstream {
                 seen2.lock().unwrap().push((q.metadata.id, false));
                 let reply = match mode {
                     Mode::Silent => continue,
-                    Mode::Truncate => {
-                        let mut r = response(&q, None);
+                    Mode::Truncate { .. } => {
+                        let mut r = response(&q, &[]);
                         r.metadata.truncation = true;
                         r
                     }
-                    Mode::Answer { .. } => response(&q, Some(UPSTREAM_UDP_IP)),
+                    Mode::Answer { .. } => response(&q, &[UPSTREAM_UDP_IP]),
                 };
                 let bytes = reply.to_vec().expect("encode");
                 let delay = match mode {
@@ -164,9 +200,14 @@ impl Upstream {
                 if mode == Mode::Silent {
                     continue;
                 }
-                let bytes = response(&q, Some(UPSTREAM_TCP_IP))
-                    .to_vec()
-                    .expect("encode");
+                let more = match mode {
+                    Mode::Truncate { more } => more,
+                    _ => 0,
+                };
+                let ips: Vec<Ipv4Addr> = (0..=more)
+                    .map(|i| Ipv4Addr::new(192, 0, 2, 2 + i))
+                    .collect();
+                let bytes = response(&q, &ips).to_vec().expect("encode");
                 let mut framed = (bytes.len() as u16).to_be_bytes().to_vec();
                 framed.extend_from_slice(&bytes);
                 let _ = stream.write_all(&framed);
@@ -190,17 +231,16 @@ impl Drop for Upstream {
     }
 }
 
-fn response(q: &Message, ip: Option<Ipv4Addr>) -> Message {
+fn response(q: &Message, ips: &[Ipv4Addr]) -> Message {
     let mut r = Message::response(q.metadata.id, q.metadata.op_code);
     r.metadata.recursion_desired = q.metadata.recursion_desired;
     r.metadata.recursion_available = true;
     r.queries = q.queries.clone();
-    if let (Some(ip), Some(query)) = (ip, q.queries.first()) {
-        r.add_answer(Record::from_rdata(
-            query.name().clone(),
-            60,
-            RData::A(A(ip)),
-        ));
+    if let Some(query) = q.queries.first() {
+        for ip in ips {
+            let record = Record::from_rdata(query.name().clone(), 60, RData::A(A(*ip)));
+            r.add_answer(record);
+        }
     }
     r
 }
