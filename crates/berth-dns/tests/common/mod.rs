@@ -142,9 +142,15 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn start(mode: Mode) -> Upstream {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind upstream");
-        let addr = udp.local_addr().expect("addr");
-        let tcp = TcpListener::bind(addr).expect("bind upstream tcp");
+        // The same port for UDP and TCP: a free UDP port may be taken for TCP, so a few tries.
+        let (udp, addr, tcp) = (0..16)
+            .find_map(|_| {
+                let udp = UdpSocket::bind("127.0.0.1:0").expect("bind upstream");
+                let addr = udp.local_addr().expect("addr");
+                let tcp = TcpListener::bind(addr).ok()?;
+                Some((udp, addr, tcp))
+            })
+            .expect("bind upstream tcp");
         tcp.set_nonblocking(true).expect("nonblocking");
         udp.set_read_timeout(Some(Duration::from_millis(50)))
             .expect("timeout");
