@@ -97,4 +97,9 @@ impl Dns {
     pub(crate) fn remove(&self, id: &str, network: &str) {
         self.zone.remove(network, id);
     }
+
+    /// Forget a container's names everywhere (it stopped).
+    pub(crate) fn remove_container(&self, id: &str) {
+        self.zone.remove_container(id);
+    }
 }

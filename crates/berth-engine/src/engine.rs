@@ -3,6 +3,7 @@
 
 use crate::container::{ContainerRecord, Status};
 use crate::db::{Db, Table};
+use crate::dns::Dns;
 use crate::error::{Context, Error, Result};
 use crate::events::Events;
 use crate::exec::ExecRecord;
@@ -58,6 +59,8 @@ pub struct Engine {
     pub(crate) containers: Mutex<BTreeMap<String, ContainerRecord>>,
     pub(crate) execs: Mutex<HashMap<String, ExecRecord>>,
     pub(crate) net: Networks,
+    /// Resolvers of the user networks and the names they answer.
+    pub(crate) dns: Dns,
     /// Attaches waiting for a container to start (`docker run` attaches before it starts).
     pub(crate) pending: Mutex<HashMap<String, Vec<PendingAttach>>>,
 }
@@ -90,6 +93,10 @@ impl Engine {
             .into_iter()
             .collect();
         let net = Networks::open(&cfg, &db)?;
+        let dns = Dns::new(&cfg.dns);
+        for n in net.list() {
+            dns.start(&n);
+        }
         let engine = Arc::new(Engine {
             cfg,
             db,
@@ -98,6 +105,7 @@ impl Engine {
             containers: Mutex::new(containers),
             execs: Mutex::new(HashMap::new()),
             net,
+            dns,
             pending: Mutex::new(HashMap::new()),
         });
         engine.recover()?;

@@ -10,6 +10,7 @@ pub fn write(
     dir: &Path,
     rec: &ContainerRecord,
     net: Option<&NetAttach>,
+    resolver: Option<std::net::Ipv4Addr>,
 ) -> Result<Vec<(String, String)>> {
     let host = crate::spec::hostname(rec);
     let mut hosts = String::from(
@@ -35,7 +36,7 @@ pub fn write(
         names.extend(n.aliases.iter().cloned());
         hosts.push_str(&format!("{}\t{}\n", n.ip, names.join(" ")));
     }
-    let resolv = resolv_conf(rec);
+    let resolv = resolv_conf(rec, resolver);
     let mut binds = Vec::new();
     for (name, text) in [
         ("hostname", format!("{host}\n")),
@@ -51,12 +52,16 @@ pub fn write(
 
 /// `--dns`/`--dns-search`/`--dns-option`, else the host's resolvers minus loopback ones
 /// (unreachable from a container), else Google's, as docker does.
-fn resolv_conf(rec: &ContainerRecord) -> String {
+/// On a user network the network's resolver comes first (container names); the
+/// `--dns` servers follow it.
+fn resolv_conf(rec: &ContainerRecord, resolver: Option<std::net::Ipv4Addr>) -> String {
     let hc = &rec.host_config;
     let host = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
     let mut out = String::new();
-    let servers: Vec<String> = match hc.dns.as_ref().filter(|d| !d.is_empty()) {
-        Some(d) => d.clone(),
+    let user_dns = hc.dns.clone().unwrap_or_default();
+    let servers: Vec<String> = match resolver {
+        Some(ip) => std::iter::once(ip.to_string()).chain(user_dns).collect(),
+        None if !user_dns.is_empty() => user_dns,
         None => host
             .lines()
             .filter_map(|l| l.trim().strip_prefix("nameserver"))

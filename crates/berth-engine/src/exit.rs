@@ -131,6 +131,7 @@ impl Engine {
                             if let Ok(req) = self.net.request_for(&id, att, ports) {
                                 live_requests.push(req);
                             }
+                            self.dns.add(&id, &rec.name, att);
                         }
                         self.monitor(&id);
                     } else if rec.state.status == Status::Starting {

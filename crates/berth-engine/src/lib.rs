@@ -5,6 +5,7 @@
 mod archive;
 mod container;
 mod db;
+mod dns;
 mod engine;
 mod error;
 mod etcfiles;

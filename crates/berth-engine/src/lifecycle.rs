@@ -268,7 +268,11 @@ impl Engine {
         let mut binds = if mode.starts_with("container:") {
             Vec::new()
         } else {
-            crate::etcfiles::write(&dir, &rec, rec.nets.first())?
+            let resolver = rec
+                .nets
+                .first()
+                .and_then(|a| self.dns.server_for(&a.network));
+            crate::etcfiles::write(&dir, &rec, rec.nets.first(), resolver)?
         };
         let netns_path = match mode.strip_prefix("container:") {
             Some(other) => {
@@ -332,6 +336,7 @@ impl Engine {
             let ports = if i == 0 { &rec.ports[..] } else { &[] };
             let req = self.net.request_for(&id, att, ports)?;
             self.net.setup(&req, pid)?;
+            self.dns.add(&id, &rec.name, att);
         }
         if mode == "none" {
             self.net.loopback_up(pid)?;
@@ -363,6 +368,7 @@ impl Engine {
     /// Undo whatever a start or a run made: the container process, its runtime state and
     /// cgroup, its network attachment, the rootfs mount.
     pub(crate) fn undo_start(&self, id: &str) {
+        self.dns.remove_container(id);
         if let Ok(c) = Container::load(&self.runtime_root(), id) {
             let _ = c.delete(true);
         }
@@ -557,6 +563,10 @@ impl Engine {
             r.clone()
         };
         self.db.put(crate::db::Table::Containers, &rec.id, &rec)?;
+        // Its names on its networks follow (docker renames the DNS entry too).
+        for att in &rec.nets {
+            self.dns.add(&rec.id, &rec.name, att);
+        }
         self.emit(&rec, "rename");
         Ok(())
     }

@@ -70,6 +70,7 @@ impl Engine {
     /// `POST /networks/create`.
     pub fn network_create(&self, req: &NetCreate) -> Result<NetworkRecord> {
         let rec = self.net.create(&self.db, req)?;
+        self.dns.start(&rec);
         self.events.publish(
             "network",
             "create",
@@ -97,6 +98,7 @@ impl Engine {
             )));
         }
         self.net.remove(&self.db, &nr.id)?;
+        self.dns.stop(&nr.name);
         self.events.publish(
             "network",
             "destroy",
@@ -175,6 +177,7 @@ impl Engine {
             self.net.detach(&rec.id, &att, &[], true);
             return Err(e);
         }
+        self.dns.add(&rec.id, &rec.name, &att);
         self.update(&rec.id, |r| {
             r.nets.push(att.clone());
             r.networking
@@ -201,6 +204,7 @@ impl Engine {
             )));
         }
         let primary = rec.nets.first().is_some_and(|a| a.network_id == nr.id);
+        self.dns.remove(&rec.id, &nr.name);
         if let Some(a) = &att {
             let ports = if primary {
                 rec.ports.clone()

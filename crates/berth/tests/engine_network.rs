@@ -581,3 +581,172 @@ fn outbound_is_masqueraded_and_internal_networks_stay_inside() {
     d.ok(&["network", "rm", "open", "sealed"]);
     d.ns(&["ip", "link", "del", "bt-up"]);
 }
+
+/// A tiny upstream DNS server (the outside world's): A for example.org is 203.0.113.7,
+/// everything else NXDOMAIN.
+const FAKE_UPSTREAM: &str = r#"
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("198.51.100.2", 53))
+while True:
+    q, peer = s.recvfrom(512)
+    qid, flags, qd = struct.unpack(">HHH", q[:6])
+    end = 12
+    while q[end] != 0:
+        end += q[end] + 1
+    question = q[12:end + 5]
+    known = b"\x07example\x03org\x00" in question and question[-4:-2] == b"\x00\x01"
+    if known:
+        hdr = struct.pack(">HHHHHH", qid, 0x8180, 1, 1, 0, 0)
+        ans = b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + bytes([203, 0, 113, 7])
+    else:
+        hdr = struct.pack(">HHHHHH", qid, 0x8183, 1, 0, 0, 0)
+        ans = b""
+    s.sendto(hdr + question + ans, peer)
+"#;
+
+/// busybox nslookup tries only the first search domain, so names are asked absolute.
+fn lookup(d: &Daemon, from: &str, name: &str) -> String {
+    let o = d.docker(&["exec", from, "busybox", "nslookup", &format!("{name}.")]);
+    format!("{}{}", stdout(&o), stderr(&o))
+}
+
+#[test]
+fn containers_resolve_each_other_by_name_and_alias_and_other_names_upstream() {
+    if !engine::usable() {
+        return;
+    }
+    let mut d = Daemon::start();
+    // An outside world with an upstream resolver; the daemon's resolv.conf points at it.
+    let outside = Outside(
+        Command::new("unshare")
+            .args(["--net", "sleep", "infinity"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let opid = outside.0.id().to_string();
+    std::thread::sleep(Duration::from_millis(100));
+    d.ns(&[
+        "ip", "link", "add", "bt-up", "type", "veth", "peer", "name", "eth0", "netns", &opid,
+    ]);
+    d.ns(&["ip", "addr", "add", "198.51.100.1/24", "dev", "bt-up"]);
+    d.ns(&["ip", "link", "set", "bt-up", "up"]);
+    for args in [
+        &["ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"][..],
+        &["ip", "link", "set", "eth0", "up"],
+        &["ip", "link", "set", "lo", "up"],
+    ] {
+        Command::new("nsenter")
+            .args(["-t", &opid, "--net", "--"])
+            .args(args)
+            .output()
+            .unwrap();
+    }
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _upstream = Kill(
+        Command::new("nsenter")
+            .args(["-t", &opid, "--net", "--", "python3", "-c", FAKE_UPSTREAM])
+            .spawn()
+            .unwrap(),
+    );
+    let conf = d.dir.path().join("resolv.conf");
+    std::fs::write(&conf, "nameserver 198.51.100.2\nsearch example.test\n").unwrap();
+    d.kill_daemon();
+    let o = d.ns(&[
+        "mount",
+        "--bind",
+        conf.to_str().unwrap(),
+        "/etc/resolv.conf",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    d.spawn_daemon();
+
+    d.ok(&["network", "create", "--subnet", "10.85.0.0/24", "dn"]);
+    d.ok(&["network", "create", "--subnet", "10.86.0.0/24", "other"]);
+    web(
+        &d,
+        "web",
+        &[
+            "--network",
+            "dn",
+            "--network-alias",
+            "www",
+            "--ip",
+            "10.85.0.10",
+        ],
+    );
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cli",
+        "--network",
+        "dn",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "far",
+        "--network",
+        "other",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let resolv = d.ok(&["exec", "cli", "cat", "/etc/resolv.conf"]);
+    assert!(resolv.contains("nameserver 10.85.0.1"), "{resolv}");
+    // By name, alias, short id; and a real connection by name.
+    let id = d.ok(&["inspect", "-f", "{{.Id}}", "web"]);
+    for name in ["web", "www", "WEB", &id[..12]] {
+        let got = lookup(&d, "cli", name);
+        assert!(got.contains("10.85.0.10"), "{name}: {got}");
+    }
+    assert!(reaches(&d, "cli", "www"), "cli cannot fetch http://www/");
+    // Names stay on their network.
+    let got = lookup(&d, "far", "web");
+    assert!(
+        !got.contains("10.85.0.10"),
+        "another network resolved web: {got}"
+    );
+    // Other names go upstream.
+    let got = lookup(&d, "cli", "example.org");
+    assert!(got.contains("203.0.113.7"), "upstream: {got}");
+    // Renames, connects, disconnects and stops are seen at once.
+    d.ok(&["rename", "web", "web2"]);
+    assert!(lookup(&d, "cli", "web2").contains("10.85.0.10"));
+    d.ok(&["network", "connect", "--alias", "bridgehead", "dn", "far"]);
+    let far_ip = d.ok(&[
+        "inspect",
+        "-f",
+        "{{(index .NetworkSettings.Networks \"dn\").IPAddress}}",
+        "far",
+    ]);
+    assert!(lookup(&d, "cli", "bridgehead").contains(&far_ip));
+    assert!(
+        lookup(&d, "far", "web2").contains("10.85.0.10"),
+        "far on dn resolves web2"
+    );
+    d.ok(&["network", "disconnect", "dn", "far"]);
+    assert!(!lookup(&d, "cli", "bridgehead").contains(&far_ip));
+    d.ok(&["stop", "-t", "1", "web2"]);
+    assert!(!lookup(&d, "cli", "web2").contains("10.85.0.10"));
+    // After a daemon restart, running containers' names are back.
+    d.ok(&["start", "web2"]);
+    d.kill_daemon();
+    d.spawn_daemon();
+    assert!(lookup(&d, "cli", "www").contains("10.85.0.10"));
+    d.ok(&["rm", "-f", "web2", "cli", "far"]);
+    d.ok(&["network", "rm", "dn", "other"]);
+    d.ns(&["ip", "link", "del", "bt-up"]);
+}
