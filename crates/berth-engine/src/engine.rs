@@ -61,6 +61,8 @@ pub struct Engine {
     pub(crate) net: Networks,
     /// Resolvers of the user networks and the names they answer.
     pub(crate) dns: Dns,
+    /// Ends the firewall watch when the engine goes.
+    pub(crate) fw_stop: Arc<std::sync::atomic::AtomicBool>,
     /// Attaches waiting for a container to start (`docker run` attaches before it starts).
     pub(crate) pending: Mutex<HashMap<String, Vec<PendingAttach>>>,
 }
@@ -106,9 +108,11 @@ impl Engine {
             execs: Mutex::new(HashMap::new()),
             net,
             dns,
+            fw_stop: Arc::default(),
             pending: Mutex::new(HashMap::new()),
         });
         engine.recover()?;
+        engine.watch_firewall();
         Ok(engine)
     }
 
@@ -199,5 +203,12 @@ pub(crate) fn find_in<'a>(
             "multiple IDs found with provided prefix: {name}"
         ))),
         _ => Err(Error::no_container(name)),
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.fw_stop
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }

@@ -101,7 +101,6 @@ impl Engine {
     /// creates, starts and removes; re-attach to live shims; collect exits that happened
     /// while no daemon was listening.
     pub(crate) fn recover(self: &Arc<Self>) -> crate::Result<()> {
-        let mut live_requests = Vec::new();
         for rec in self.list() {
             let id = rec.id.clone();
             match rec.state.status {
@@ -123,13 +122,9 @@ impl Engine {
                     });
                     let shim = berth_shim::Client::connect(&dir).is_ok();
                     if running && shim && rec.state.status != Status::Starting {
-                        for (i, att) in rec.nets.iter().enumerate() {
+                        for att in &rec.nets {
                             if let Ok(ip) = att.ip.parse() {
                                 self.net.hold(&att.network, ip);
-                            }
-                            let ports = if i == 0 { &rec.ports[..] } else { &[] };
-                            if let Ok(req) = self.net.request_for(&id, att, ports) {
-                                live_requests.push(req);
                             }
                             self.dns.add(&id, &rec.name, att);
                         }
@@ -164,8 +159,8 @@ impl Engine {
                 }
             }
         }
-        let networks: Vec<_> = self.net.list().into_iter().map(|n| n.net).collect();
-        berth_net::restore_elements(&networks, &live_requests, &self.cfg.nft_table)?;
+        let (networks, live) = self.firewall_state();
+        berth_net::restore_elements(&networks, &live, &self.cfg.nft_table)?;
         Ok(())
     }
 }

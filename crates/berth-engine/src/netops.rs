@@ -7,6 +7,7 @@ use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::EndpointSettings;
 use crate::network::{predefined, NetCreate, NetworkRecord};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// The networks a bridged container joins, in order: its network mode first, then the other
@@ -235,6 +236,50 @@ impl Engine {
             }
         })?;
         self.emit_net("disconnect", &nr, &rec.id)
+    }
+
+    /// The networks and live attachments whose elements berth's table must hold.
+    pub(crate) fn firewall_state(&self) -> (Vec<berth_net::Network>, Vec<berth_net::Request>) {
+        let networks = self.net.list().into_iter().map(|n| n.net).collect();
+        let mut reqs = Vec::new();
+        for rec in self.list().into_iter().filter(|r| r.state.status.is_live()) {
+            for (i, att) in rec.nets.iter().enumerate() {
+                let ports = if i == 0 { &rec.ports[..] } else { &[] };
+                if let Ok(r) = self.net.request_for(&rec.id, att, ports) {
+                    reqs.push(r);
+                }
+            }
+        }
+        (networks, reqs)
+    }
+
+    /// Watch the ruleset from a thread of its own: when berth's table loses a rule or a set
+    /// (someone's firewall reload), it is put back with every network's and container's
+    /// elements at once. The thread ends with the engine.
+    pub(crate) fn watch_firewall(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let stop = Arc::clone(&self.fw_stop);
+        let table = self.cfg.nft_table.clone();
+        let spawned = std::thread::Builder::new()
+            .name("berth-firewall".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let restore = || {
+                        let Some(e) = weak.upgrade() else {
+                            return Ok(());
+                        };
+                        let (nets, reqs) = e.firewall_state();
+                        berth_net::restore_elements(&nets, &reqs, &table)
+                    };
+                    if let Err(e) = berth_net::watch_firewall(&table, &stop, restore) {
+                        eprintln!("berth: firewall watch: {e}");
+                        std::thread::sleep(std::time::Duration::from_secs(1));
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            eprintln!("berth: no firewall watch: {e}");
+        }
     }
 
     fn emit_net(&self, action: &str, nr: &NetworkRecord, container: &str) -> Result<()> {

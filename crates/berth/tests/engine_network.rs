@@ -750,3 +750,42 @@ fn containers_resolve_each_other_by_name_and_alias_and_other_names_upstream() {
     d.ok(&["network", "rm", "dn", "other"]);
     d.ns(&["ip", "link", "del", "bt-up"]);
 }
+
+#[test]
+fn a_deleted_firewall_table_is_put_back_with_its_elements() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    web(&d, "fw", &["-p", "8082:80"]);
+    let fetch = || {
+        let o = d.ns(&[
+            "timeout",
+            "3",
+            "busybox",
+            "wget",
+            "-qO-",
+            "http://127.0.0.1:8082/index.html",
+        ]);
+        stdout(&o).contains("hi")
+    };
+    assert!(eventually(Duration::from_secs(5), fetch), "published port");
+    // Someone's firewall reload: berth's table is gone, then a chain loses its rules.
+    for cmd in [
+        &["nft", "delete", "table", "inet", "berth"][..],
+        &["nft", "flush", "chain", "inet", "berth", "prerouting"],
+    ] {
+        let o = d.ns(cmd);
+        assert!(o.status.success(), "{cmd:?}: {}", stderr(&o));
+        let back = eventually(Duration::from_secs(5), || {
+            let t = stdout(&d.ns(&["nft", "list", "table", "inet", "berth"]));
+            t.contains(": 172.") && t.contains("dnat") && fetch()
+        });
+        assert!(
+            back,
+            "after {cmd:?} the table did not come back: {}",
+            stdout(&d.ns(&["nft", "list", "table", "inet", "berth"]))
+        );
+    }
+    d.ok(&["rm", "-f", "fw"]);
+}
