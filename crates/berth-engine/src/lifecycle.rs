@@ -268,11 +268,7 @@ impl Engine {
         let mut binds = if mode.starts_with("container:") {
             Vec::new()
         } else {
-            let resolver = rec
-                .nets
-                .first()
-                .and_then(|a| self.dns.server_for(&a.network));
-            crate::etcfiles::write(&dir, &rec, rec.nets.first(), resolver)?
+            crate::etcfiles::write(&dir, &rec, rec.nets.first(), self.resolver_for(&rec))?
         };
         let netns_path = match mode.strip_prefix("container:") {
             Some(other) => {

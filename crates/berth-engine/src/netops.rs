@@ -186,6 +186,7 @@ impl Engine {
                 .get_or_insert_with(Default::default)
                 .insert(nr.name.clone(), settings.clone());
         })?;
+        self.refresh_etc(&rec.id);
         self.emit_net("connect", &nr, &rec.id)
     }
 
@@ -235,7 +236,28 @@ impl Engine {
                 r.host_config.network_mode = next.unwrap_or_else(|| "none".into());
             }
         })?;
+        if att.is_some() {
+            self.refresh_etc(&rec.id);
+        }
         self.emit_net("disconnect", &nr, &rec.id)
+    }
+
+    /// The resolver a container asks: that of its first network that has one.
+    pub(crate) fn resolver_for(&self, rec: &ContainerRecord) -> Option<std::net::Ipv4Addr> {
+        rec.nets.iter().find_map(|a| self.dns.server_for(&a.network))
+    }
+
+    /// Rewrite a running container's /etc files in place (bind mounts keep their inode)
+    /// after its networks changed, so its resolver follows them.
+    fn refresh_etc(&self, id: &str) {
+        let Ok(rec) = self.find(id) else {
+            return;
+        };
+        if rec.network_mode().starts_with("container:") {
+            return;
+        }
+        let dir = self.container_dir(id);
+        let _ = crate::etcfiles::write(&dir, &rec, rec.nets.first(), self.resolver_for(&rec));
     }
 
     /// The networks and live attachments whose elements berth's table must hold.
