@@ -244,7 +244,9 @@ impl Engine {
 
     /// The resolver a container asks: that of its first network that has one.
     pub(crate) fn resolver_for(&self, rec: &ContainerRecord) -> Option<std::net::Ipv4Addr> {
-        rec.nets.iter().find_map(|a| self.dns.server_for(&a.network))
+        rec.nets
+            .iter()
+            .find_map(|a| self.dns.server_for(&a.network))
     }
 
     /// Rewrite a running container's /etc files in place (bind mounts keep their inode)

@@ -383,10 +383,56 @@ fn static_addresses_isolation_and_connect_disconnect() {
     );
 }
 
-/// A process holding a fresh network namespace: "the outside world".
+/// A process holding a fresh network namespace: "the outside world", linked to the
+/// daemon's netns by a veth (198.51.100.1 on the host's side, .2 out there).
 struct Outside(Child);
 
+impl Outside {
+    fn new(d: &Daemon) -> Outside {
+        let o = Outside(
+            Command::new("unshare")
+                .args(["--net", "sleep", "infinity"])
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        std::thread::sleep(Duration::from_millis(100));
+        let pid = o.0.id().to_string();
+        let r = d.ns(&[
+            "ip", "link", "add", "bt-up", "type", "veth", "peer", "name", "eth0", "netns", &pid,
+        ]);
+        assert!(r.status.success(), "{}", stderr(&r));
+        d.ns(&["ip", "addr", "add", "198.51.100.1/24", "dev", "bt-up"]);
+        d.ns(&["ip", "link", "set", "bt-up", "up"]);
+        o.run(&["ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"]);
+        o.run(&["ip", "link", "set", "eth0", "up"]);
+        o.run(&["ip", "link", "set", "lo", "up"]);
+        o
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("nsenter");
+        c.args(["-t", &self.0.id().to_string(), "--net", "--"])
+            .args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+}
+
 impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A child process killed when the test ends.
+struct Kill(Child);
+
+impl Drop for Kill {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
@@ -399,35 +445,11 @@ fn outbound_is_masqueraded_and_internal_networks_stay_inside() {
         return;
     }
     let d = Daemon::start();
-    let outside = Outside(
-        Command::new("unshare")
-            .args(["--net", "sleep", "infinity"])
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let opid = outside.0.id().to_string();
-    std::thread::sleep(Duration::from_millis(100));
-    // The host's uplink to the outside: 198.51.100.1 here, .2 there.
-    let o = d.ns(&[
-        "ip", "link", "add", "bt-up", "type", "veth", "peer", "name", "eth0", "netns", &opid,
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    d.ns(&["ip", "addr", "add", "198.51.100.1/24", "dev", "bt-up"]);
-    d.ns(&["ip", "link", "set", "bt-up", "up"]);
-    let on = |args: &[&str]| {
-        Command::new("nsenter")
-            .args(["-t", &opid, "--net", "--"])
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    on(&["ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"]);
-    on(&["ip", "link", "set", "eth0", "up"]);
-    on(&["ip", "link", "set", "lo", "up"]);
+    let outside = Outside::new(&d);
+    let on = |args: &[&str]| outside.run(args);
     // A server out there that answers with the address it sees.
-    let server = Command::new("nsenter")
-        .args(["-t", &opid, "--net", "--", "python3", "-c"])
+    let server = outside
+        .cmd(&["python3", "-c"])
         .arg(
             "import socket\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
              s.bind(('198.51.100.2',8000));s.listen(8)\n\
@@ -435,13 +457,6 @@ fn outbound_is_masqueraded_and_internal_networks_stay_inside() {
         )
         .spawn()
         .unwrap();
-    struct Kill(Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let _server = Kill(server);
     std::thread::sleep(Duration::from_millis(300));
 
@@ -618,41 +633,10 @@ fn containers_resolve_each_other_by_name_and_alias_and_other_names_upstream() {
     }
     let mut d = Daemon::start();
     // An outside world with an upstream resolver; the daemon's resolv.conf points at it.
-    let outside = Outside(
-        Command::new("unshare")
-            .args(["--net", "sleep", "infinity"])
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let opid = outside.0.id().to_string();
-    std::thread::sleep(Duration::from_millis(100));
-    d.ns(&[
-        "ip", "link", "add", "bt-up", "type", "veth", "peer", "name", "eth0", "netns", &opid,
-    ]);
-    d.ns(&["ip", "addr", "add", "198.51.100.1/24", "dev", "bt-up"]);
-    d.ns(&["ip", "link", "set", "bt-up", "up"]);
-    for args in [
-        &["ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"][..],
-        &["ip", "link", "set", "eth0", "up"],
-        &["ip", "link", "set", "lo", "up"],
-    ] {
-        Command::new("nsenter")
-            .args(["-t", &opid, "--net", "--"])
-            .args(args)
-            .output()
-            .unwrap();
-    }
-    struct Kill(Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+    let outside = Outside::new(&d);
     let _upstream = Kill(
-        Command::new("nsenter")
-            .args(["-t", &opid, "--net", "--", "python3", "-c", FAKE_UPSTREAM])
+        outside
+            .cmd(&["python3", "-c", FAKE_UPSTREAM])
             .spawn()
             .unwrap(),
     );
