@@ -129,6 +129,15 @@ impl ContainerRecord {
     pub fn short_id(&self) -> &str {
         &self.id[..12]
     }
+    /// Each network attachment with the ports published through it (the first carries them
+    /// all; later networks none).
+    pub fn attachments(&self) -> impl Iterator<Item = (&NetAttach, &[Published])> {
+        self.nets.iter().enumerate().map(|(i, a)| {
+            let ports: &[Published] = if i == 0 { &self.ports } else { &[] };
+            (a, ports)
+        })
+    }
+
     /// The network mode with docker's `default` spelled out.
     pub fn network_mode(&self) -> &str {
         match self.host_config.network_mode.as_str() {

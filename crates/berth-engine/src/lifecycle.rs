@@ -328,8 +328,7 @@ impl Engine {
             shim_binary: self.cfg.shim_binary.clone(),
         })?;
         self.serve_pending(&id);
-        for (i, att) in rec.nets.iter().enumerate() {
-            let ports = if i == 0 { &rec.ports[..] } else { &[] };
+        for (att, ports) in rec.attachments() {
             let req = self.net.request_for(&id, att, ports)?;
             self.net.setup(&req, pid)?;
             self.dns.add(&id, &rec.name, att);
@@ -369,8 +368,7 @@ impl Engine {
             let _ = c.delete(true);
         }
         if let Ok(rec) = self.find(id) {
-            for (i, att) in rec.nets.iter().enumerate() {
-                let ports = if i == 0 { &rec.ports[..] } else { &[] };
+            for (att, ports) in rec.attachments() {
                 self.net.detach(id, att, ports, false);
             }
         }

@@ -207,13 +207,8 @@ impl Engine {
         }
         let primary = rec.nets.first().is_some_and(|a| a.network_id == nr.id);
         self.dns.remove(&rec.id, &nr.name);
-        if let Some(a) = &att {
-            let ports = if primary {
-                rec.ports.clone()
-            } else {
-                Vec::new()
-            };
-            self.net.detach(&rec.id, a, &ports, true);
+        if let Some((a, ports)) = rec.attachments().find(|(a, _)| a.network_id == nr.id) {
+            self.net.detach(&rec.id, a, ports, true);
         }
         let mode = rec.network_mode().to_string();
         self.update(&rec.id, |r| {
@@ -267,8 +262,7 @@ impl Engine {
         let networks = self.net.list().into_iter().map(|n| n.net).collect();
         let mut reqs = Vec::new();
         for rec in self.list().into_iter().filter(|r| r.state.status.is_live()) {
-            for (i, att) in rec.nets.iter().enumerate() {
-                let ports = if i == 0 { &rec.ports[..] } else { &[] };
+            for (att, ports) in rec.attachments() {
                 if let Ok(r) = self.net.request_for(&rec.id, att, ports) {
                     reqs.push(r);
                 }
