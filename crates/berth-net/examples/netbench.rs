@@ -27,6 +27,7 @@ fn req(net: &Network, i: u32, ports: bool) -> Request {
             container_id: format!("c{i}"),
             interface: "eth0".into(),
             ip,
+            ip6: None,
             mac: None,
             ports: if ports {
                 vec![PortMapping {
@@ -76,6 +77,8 @@ fn main() {
         gateway: Ipv4Addr::new(10, 50, 0, 1),
         internal: false,
         mtu: 1500,
+        subnet6: None,
+        gateway6: None,
     };
     let table = berth_net::DEFAULT_TABLE;
     // warm-up: the bridge and the table

@@ -2,7 +2,7 @@
 //! `berth net setup` reads on stdin and the engine passes in-process).
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -94,6 +94,88 @@ impl<'de> Deserialize<'de> for Ipv4Net {
     }
 }
 
+/// An IPv6 network, `a:b::/p`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Ipv6Net {
+    pub addr: Ipv6Addr,
+    pub prefix: u8,
+}
+
+impl Ipv6Net {
+    pub fn new(addr: Ipv6Addr, prefix: u8) -> Result<Self, Error> {
+        if prefix > 128 {
+            return Err(Error::Config(format!(
+                "prefix /{prefix} is longer than 128"
+            )));
+        }
+        Ok(Ipv6Net { addr, prefix })
+    }
+
+    /// The netmask as a u128.
+    pub fn mask(&self) -> u128 {
+        if self.prefix == 0 {
+            0
+        } else {
+            u128::MAX << (128 - u32::from(self.prefix))
+        }
+    }
+
+    /// The network address (host bits cleared).
+    pub fn network(&self) -> Ipv6Addr {
+        Ipv6Addr::from(u128::from(self.addr) & self.mask())
+    }
+
+    /// The last address of the network.
+    pub fn last(&self) -> Ipv6Addr {
+        Ipv6Addr::from(u128::from(self.addr) | !self.mask())
+    }
+
+    pub fn contains(&self, ip: Ipv6Addr) -> bool {
+        u128::from(ip) & self.mask() == u128::from(self.network())
+    }
+
+    /// Whether `ip` is in the network and not its subnet-router anycast (network) address.
+    pub fn is_host_addr(&self, ip: Ipv6Addr) -> bool {
+        self.contains(ip) && ip != self.network()
+    }
+
+    /// Whether the two networks share any address.
+    pub fn overlaps(&self, other: &Ipv6Net) -> bool {
+        let m = self.mask() & other.mask();
+        u128::from(self.addr) & m == u128::from(other.addr) & m
+    }
+}
+
+impl fmt::Display for Ipv6Net {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.prefix)
+    }
+}
+
+impl FromStr for Ipv6Net {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let bad = || Error::Config(format!("invalid IPv6 network {s:?} (want a:b::/len)"));
+        let (a, p) = s.split_once('/').ok_or_else(bad)?;
+        let addr: Ipv6Addr = a.parse().map_err(|_| bad())?;
+        let prefix: u8 = p.parse().map_err(|_| bad())?;
+        Ipv6Net::new(addr, prefix)
+    }
+}
+
+impl Serialize for Ipv6Net {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Ipv6Net {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 fn default_mtu() -> u32 {
     1500
 }
@@ -120,6 +202,11 @@ pub struct Network {
     pub internal: bool,
     #[serde(default = "default_mtu")]
     pub mtu: u32,
+    /// The IPv6 subnet of a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet6: Option<Ipv6Net>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 /// Transport protocols of published ports.
@@ -144,8 +231,9 @@ impl Protocol {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct PortMapping {
+    /// Only this host address (IPv4 or IPv6); none: every address of both families.
     #[serde(default)]
-    pub host_ip: Option<Ipv4Addr>,
+    pub host_ip: Option<IpAddr>,
     pub host_port: u16,
     pub container_port: u16,
     #[serde(default = "default_protocol")]
@@ -168,6 +256,9 @@ pub struct Endpoint {
     #[serde(default = "default_ifname")]
     pub interface: String,
     pub ip: Ipv4Addr,
+    /// The IPv6 address, on a dual-stack network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<Ipv6Addr>,
     /// `aa:bb:cc:dd:ee:ff`; derived from the IP when absent (02:42 + the address).
     #[serde(default)]
     pub mac: Option<String>,
@@ -198,6 +289,10 @@ pub struct Attachment {
     pub mac: String,
     pub address: Ipv4Net,
     pub gateway: Ipv4Addr,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address6: Option<Ipv6Net>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway6: Option<Ipv6Addr>,
     pub host_veth: String,
 }
 
@@ -263,6 +358,7 @@ impl Request {
                 e.ip
             )));
         }
+        self.validate_v6()?;
         if !(68..=65535).contains(&n.mtu) {
             return Err(Error::Config(format!(
                 "mtu {} is out of range (68-65535)",
@@ -284,6 +380,61 @@ impl Request {
         }
         if let Some(m) = &e.mac {
             parse_mac(m)?;
+        }
+        Ok(())
+    }
+
+    /// The IPv6 half of a dual-stack request: gateway and address inside the subnet, and
+    /// a published IPv6 host address only where the container has an IPv6 address.
+    fn validate_v6(&self) -> Result<(), Error> {
+        let n = &self.network;
+        let e = &self.endpoint;
+        let Some(subnet) = n.subnet6 else {
+            if e.ip6.is_some() || n.gateway6.is_some() {
+                return Err(Error::Config(format!(
+                    "network {} has no IPv6 subnet",
+                    n.name
+                )));
+            }
+            if let Some(p) = e
+                .ports
+                .iter()
+                .find(|p| p.host_ip.is_some_and(|h| h.is_ipv6()))
+            {
+                return Err(Error::Config(format!(
+                    "cannot publish on IPv6 address {}: network {} has no IPv6 subnet",
+                    p.host_ip.map(|h| h.to_string()).unwrap_or_default(),
+                    n.name
+                )));
+            }
+            return Ok(());
+        };
+        let gw = n.gateway6.ok_or_else(|| {
+            Error::Config(format!(
+                "network {} has an IPv6 subnet but no gateway",
+                n.name
+            ))
+        })?;
+        if !subnet.is_host_addr(gw) {
+            return Err(Error::Config(format!(
+                "gateway {gw} is not a host address of subnet {subnet}"
+            )));
+        }
+        if e.ip6.is_none()
+            && e.ports
+                .iter()
+                .any(|p| p.host_ip.is_some_and(|h| h.is_ipv6()))
+        {
+            return Err(Error::Config(
+                "cannot publish on an IPv6 host address: the container has no IPv6 address".into(),
+            ));
+        }
+        if let Some(ip) = e.ip6 {
+            if !subnet.is_host_addr(ip) || ip == gw {
+                return Err(Error::Config(format!(
+                    "address {ip} is outside subnet {subnet} or is its gateway"
+                )));
+            }
         }
         Ok(())
     }

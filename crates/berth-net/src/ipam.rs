@@ -2,11 +2,11 @@
 //! overlaps a host route or another network) and addresses within one, never twice.
 
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Ipv4Net;
+use crate::config::{Ipv4Net, Ipv6Net};
 use crate::error::{Error, Result};
 
 /// docker's default pools: 172.17-31.0.0/16, then 192.168.0-240.0/20.
@@ -176,6 +176,102 @@ impl Pool {
     }
 }
 
+/// A unique-local /64 for a dual-stack network created without an IPv6 subnet (docker 27
+/// does the same): `fdXX:XXXX:XXXX:YYYY::/64` from `seed`, skipping any in `taken`.
+pub fn pick_subnet6(seed: &str, taken: &[Ipv6Net]) -> Result<Ipv6Net> {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in seed.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    for i in 0..1024u64 {
+        let bits = h.wrapping_add(i) & 0xff_ffff_ffff_ffff; // 56 bits after fd
+        let addr = Ipv6Addr::from((0xfd_u128 << 120) | (u128::from(bits) << 64));
+        let cand = Ipv6Net { addr, prefix: 64 };
+        if !taken.iter().any(|t| t.overlaps(&cand)) {
+            return Ok(cand);
+        }
+    }
+    Err(Error::Ipam("no free unique-local IPv6 /64 found".into()))
+}
+
+/// The IPv6 addresses in use on one dual-stack network (the addresses after the gateway,
+/// handed out in order; a /64 never runs out in practice).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pool6 {
+    pub subnet: Ipv6Net,
+    pub gateway: Ipv6Addr,
+    used: BTreeSet<Ipv6Addr>,
+    last: Option<Ipv6Addr>,
+}
+
+impl Pool6 {
+    pub fn new(subnet: Ipv6Net, gateway: Option<Ipv6Addr>) -> Result<Self> {
+        let subnet = Ipv6Net {
+            addr: subnet.network(),
+            prefix: subnet.prefix,
+        };
+        if subnet.prefix > 126 {
+            return Err(Error::Ipam(format!(
+                "subnet {subnet} is too small for containers"
+            )));
+        }
+        let gateway = gateway.unwrap_or_else(|| Ipv6Addr::from(u128::from(subnet.addr) + 1));
+        if !subnet.is_host_addr(gateway) {
+            return Err(Error::Ipam(format!(
+                "gateway {gateway} is not a host address of subnet {subnet}"
+            )));
+        }
+        Ok(Pool6 {
+            subnet,
+            gateway,
+            used: BTreeSet::new(),
+            last: None,
+        })
+    }
+
+    /// Reserves a specific address (`--ip6`).
+    pub fn reserve(&mut self, ip: Ipv6Addr) -> Result<()> {
+        if !self.subnet.is_host_addr(ip) || ip == self.gateway {
+            return Err(Error::Ipam(format!(
+                "address {ip} is outside subnet {} or is its gateway",
+                self.subnet
+            )));
+        }
+        if !self.used.insert(ip) {
+            return Err(Error::Ipam(format!("address {ip} is already in use")));
+        }
+        Ok(())
+    }
+
+    /// Hands out the next free address after the last one handed out.
+    pub fn allocate(&mut self) -> Result<Ipv6Addr> {
+        let first = u128::from(self.subnet.addr) + 1;
+        let end = u128::from(self.subnet.last());
+        let mut at = self.last.map_or(first, |l| u128::from(l) + 1);
+        for _ in 0..=self.used.len() + 1 {
+            if at > end {
+                at = first;
+            }
+            let ip = Ipv6Addr::from(at);
+            if ip != self.gateway && self.used.insert(ip) {
+                self.last = Some(ip);
+                return Ok(ip);
+            }
+            at += 1;
+        }
+        Err(Error::Ipam(format!(
+            "no available IPv6 addresses on this network's address pools: {}",
+            self.subnet
+        )))
+    }
+
+    /// Frees an address; freeing one not in use is not an error.
+    pub fn release(&mut self, ip: Ipv6Addr) {
+        self.used.remove(&ip);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,5 +363,37 @@ mod tests {
         p.allocate().unwrap();
         let back: Pool = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
         assert_eq!(back, p);
+    }
+
+    #[test]
+    fn ipv6_pool_hands_out_each_address_once_after_the_gateway() {
+        let net6: Ipv6Net = "fd00:1::/126".parse().unwrap();
+        let mut p = Pool6::new(net6, None).unwrap();
+        assert_eq!(p.gateway, "fd00:1::1".parse::<Ipv6Addr>().unwrap());
+        let a = p.allocate().unwrap();
+        let b = p.allocate().unwrap();
+        assert_eq!(a, "fd00:1::2".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(b, "fd00:1::3".parse::<Ipv6Addr>().unwrap());
+        let err = p.allocate().unwrap_err().to_string();
+        assert!(err.contains("no available IPv6 addresses"), "{err}");
+        p.release(a);
+        assert_eq!(p.allocate().unwrap(), a);
+        assert!(p.reserve(b).unwrap_err().to_string().contains("in use"));
+        let outside = "fd00:2::5".parse().unwrap();
+        assert!(p
+            .reserve(outside)
+            .unwrap_err()
+            .to_string()
+            .contains("outside"));
+    }
+
+    #[test]
+    fn picks_a_unique_local_64_that_overlaps_nothing() {
+        let a = pick_subnet6("net-a", &[]).unwrap();
+        assert_eq!(a.prefix, 64);
+        assert_eq!(a.addr.octets()[0], 0xfd);
+        let b = pick_subnet6("net-a", &[a]).unwrap();
+        assert_ne!(a, b);
+        assert!(!a.overlaps(&b));
     }
 }

@@ -12,7 +12,7 @@ pub mod netns;
 pub mod nft;
 mod setup;
 
-pub use config::{Attachment, Endpoint, Ipv4Net, Network, PortMapping, Protocol, Request};
+pub use config::{Attachment, Endpoint, Ipv4Net, Ipv6Net, Network, PortMapping, Protocol, Request};
 pub use error::{Error, Result};
 pub use firewall::{apply_firewall, check_firewall, watch_firewall};
 pub use setup::{

@@ -190,6 +190,10 @@ impl Route {
         let mut hdr = [0u8; 8];
         hdr[0] = family(&net.addr);
         hdr[1] = net.prefix;
+        if net.addr.is_ipv6() {
+            // IFA_F_NODAD: the address is berth's alone, usable at once (no 1 s of DAD).
+            hdr[2] = 0x02;
+        }
         hdr[4..8].copy_from_slice(&index.to_ne_bytes());
         m.push(&hdr)
             .attr(IFA_LOCAL, &ip_bytes(&net.addr))

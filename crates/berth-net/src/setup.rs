@@ -1,10 +1,10 @@
 //! Attaching a container's netns to a bridge network and detaching it: bridge on demand,
 //! one veth request, addresses and routes inside, and nftables elements in one batch.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsFd, BorrowedFd};
 
-use crate::config::{format_mac, parse_mac, Attachment, Ipv4Net, Network, Request};
+use crate::config::{format_mac, parse_mac, Attachment, Ipv4Net, Ipv6Net, Network, Request};
 use crate::error::{Error, Result};
 use crate::firewall::commit_elements;
 use crate::link::{IpNet, Route, VethSpec};
@@ -74,21 +74,44 @@ pub fn ensure_bridge(rt: &mut Route, net: &Network) -> Result<u32> {
     netns::sysctl("net/ipv4/ip_forward", "1")?;
     // Lets DNAT of 127.0.0.1 traffic route out through the bridge.
     netns::sysctl(&format!("net/ipv4/conf/{}/route_localnet", net.bridge), "1")?;
+    if let (Some(subnet), Some(gw)) = (net.subnet6, net.gateway6) {
+        netns::sysctl(&format!("net/ipv6/conf/{}/disable_ipv6", net.bridge), "0")?;
+        rt.add_addr(idx, prefix6(gw, subnet.prefix))?;
+        netns::sysctl("net/ipv6/conf/all/forwarding", "1")?;
+    }
     Ok(idx)
+}
+
+fn prefix6(addr: Ipv6Addr, prefix: u8) -> IpNet {
+    IpNet {
+        addr: IpAddr::V6(addr),
+        prefix,
+    }
 }
 
 /// The map elements of a request's published ports.
 pub(crate) fn port_elements(req: &Request) -> Vec<(&'static str, Element)> {
+    let ep = &req.endpoint;
     let mut out = Vec::new();
-    for p in &req.endpoint.ports {
-        for i in 0..p.range {
-            out.push(ruleset::port_element(
-                p.host_ip,
-                p.protocol.number(),
-                p.host_port + i,
-                req.endpoint.ip,
-                p.container_port + i,
-            ));
+    for p in &ep.ports {
+        // No host address: every address of both families, as docker's `-p 80:80`.
+        let targets: Vec<IpAddr> = match p.host_ip {
+            Some(IpAddr::V6(_)) => ep.ip6.map(IpAddr::V6).into_iter().collect(),
+            Some(IpAddr::V4(_)) => vec![IpAddr::V4(ep.ip)],
+            None => std::iter::once(IpAddr::V4(ep.ip))
+                .chain(ep.ip6.map(IpAddr::V6))
+                .collect(),
+        };
+        for ip in targets {
+            for i in 0..p.range {
+                out.push(ruleset::port_element(
+                    p.host_ip,
+                    p.protocol.number(),
+                    p.host_port + i,
+                    ip,
+                    p.container_port + i,
+                ));
+            }
         }
     }
     out
@@ -105,6 +128,10 @@ pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachmen
     };
     let host_veth = host_veth_name(&ep.container_id, &net.name);
     let address = Ipv4Net::new(ep.ip, net.subnet.prefix)?;
+    let address6 = match (ep.ip6, net.subnet6) {
+        (Some(ip6), Some(s6)) => Some(Ipv6Net::new(ip6, s6.prefix)?),
+        _ => None,
+    };
 
     let mut rt = Route::open()?;
     let bridge_idx = ensure_bridge(&mut rt, net)?;
@@ -134,9 +161,19 @@ pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachmen
                 };
                 rt.add_route(default, Some(IpAddr::V4(net.gateway)), idx)?;
             }
+            if let (Some(a6), Some(gw6)) = (address6, net.gateway6) {
+                rt.add_addr(idx, prefix6(a6.addr, a6.prefix))?;
+                if !net.internal && ep.default_route {
+                    rt.add_route(
+                        prefix6(Ipv6Addr::UNSPECIFIED, 0),
+                        Some(IpAddr::V6(gw6)),
+                        idx,
+                    )?;
+                }
+            }
             Ok(())
         })?;
-        let mut elems = ruleset::network_elements(&net.bridge, &net.subnet, net.internal);
+        let mut elems = ruleset::network_elements(net);
         elems.extend(port_elements(req));
         commit_elements(table, &elems, true)
     };
@@ -150,6 +187,8 @@ pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachmen
         mac: format_mac(&mac),
         address,
         gateway: net.gateway,
+        address6,
+        gateway6: address6.and(net.gateway6),
         host_veth,
     })
 }
@@ -173,20 +212,12 @@ pub fn teardown(req: &Request, table: &str, remove_link: bool) -> Result<()> {
 pub fn create_network(net: &Network, table: &str) -> Result<()> {
     let mut rt = Route::open()?;
     ensure_bridge(&mut rt, net)?;
-    commit_elements(
-        table,
-        &ruleset::network_elements(&net.bridge, &net.subnet, net.internal),
-        true,
-    )
+    commit_elements(table, &ruleset::network_elements(net), true)
 }
 
 /// Removes a network: its set elements and its bridge.
 pub fn remove_network(net: &Network, table: &str) -> Result<()> {
-    commit_elements(
-        table,
-        &ruleset::network_elements(&net.bridge, &net.subnet, net.internal),
-        false,
-    )?;
+    commit_elements(table, &ruleset::network_elements(net), false)?;
     let mut rt = Route::open()?;
     if let Some(idx) = rt.link_index(&net.bridge)? {
         rt.delete_link(idx)?;
@@ -198,7 +229,7 @@ pub fn remove_network(net: &Network, table: &str) -> Result<()> {
 pub fn restore_elements(networks: &[Network], attached: &[Request], table: &str) -> Result<()> {
     let mut elems = Vec::new();
     for n in networks {
-        elems.extend(ruleset::network_elements(&n.bridge, &n.subnet, n.internal));
+        elems.extend(ruleset::network_elements(n));
     }
     for r in attached {
         elems.extend(port_elements(r));

@@ -59,6 +59,7 @@ pub struct ChainDef {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataType {
     Ipv4Addr,
+    Ipv6Addr,
     InetProto,
     InetService,
     IfName,
@@ -68,6 +69,7 @@ impl DataType {
     fn id(self) -> u32 {
         match self {
             DataType::Ipv4Addr => 7,
+            DataType::Ipv6Addr => 8,
             DataType::InetProto => 12,
             DataType::InetService => 13,
             DataType::IfName => 41,
@@ -76,6 +78,7 @@ impl DataType {
     fn len(self) -> u32 {
         match self {
             DataType::Ipv4Addr => 4,
+            DataType::Ipv6Addr => 16,
             DataType::InetProto => 1,
             DataType::InetService => 2,
             DataType::IfName => 16,
@@ -86,13 +89,14 @@ impl DataType {
     fn byteorder(self) -> u8 {
         match self {
             DataType::IfName | DataType::InetProto => 1,
-            DataType::Ipv4Addr | DataType::InetService => 2,
+            DataType::Ipv4Addr | DataType::Ipv6Addr | DataType::InetService => 2,
         }
     }
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             DataType::Ipv4Addr => "ipv4_addr",
+            DataType::Ipv6Addr => "ipv6_addr",
             DataType::InetProto => "inet_proto",
             DataType::InetService => "inet_service",
             DataType::IfName => "ifname",

@@ -10,7 +10,7 @@
 //! postrouting: masquerade what leaves a non-internal network, hairpin and localhost DNAT
 //! ```
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::expr::{ifname, reg32, Base, CmpOp, CtKey, Expr, MetaKey, Verdict};
 use super::{BaseChain, Batch, ChainDef, DataType, Element, Family, Hook, RuleDef, SetDef};
@@ -29,13 +29,102 @@ pub const SET_INTRA: &str = "intra";
 pub const MAP_PUB_ANY: &str = "pub_any4";
 /// Published ports on one host address: `addr . proto . port : ip . port`.
 pub const MAP_PUB_ADDR: &str = "pub_addr4";
+/// Every berth IPv6 subnet.
+pub const SET_NETS6: &str = "nets6";
+/// IPv6 subnets whose traffic leaving the host is masqueraded.
+pub const SET_MASQ_NETS6: &str = "masq_nets6";
+/// Published ports on every host IPv6 address: `proto . port : ip6 . port`.
+pub const MAP_PUB_ANY6: &str = "pub_any6";
+/// Published ports on one host IPv6 address: `addr6 . proto . port : ip6 . port`.
+pub const MAP_PUB_ADDR6: &str = "pub_addr6";
 /// The chain users own; berth creates it and never touches its rules.
 pub const CHAIN_USER: &str = "user";
 
 const CT_ESTABLISHED_RELATED: u32 = 2 | 4;
 const CT_STATUS_DNAT: u32 = 1 << 5;
 const RTN_LOCAL: u32 = 2;
-const NFPROTO_IPV4: u8 = 2;
+
+/// What differs between the IPv4 and IPv6 halves of the table.
+#[derive(Clone, Copy)]
+struct Fam {
+    v6: bool,
+}
+
+const V4: Fam = Fam { v6: false };
+const V6: Fam = Fam { v6: true };
+
+impl Fam {
+    /// `ip` or `ip6`, as nft writes it.
+    fn kw(self) -> &'static str {
+        if self.v6 {
+            "ip6"
+        } else {
+            "ip"
+        }
+    }
+    /// 32-bit registers an address takes.
+    fn addr_regs(self) -> u32 {
+        if self.v6 {
+            4
+        } else {
+            1
+        }
+    }
+    fn nets(self) -> &'static str {
+        if self.v6 {
+            SET_NETS6
+        } else {
+            SET_NETS
+        }
+    }
+    fn masq_nets(self) -> &'static str {
+        if self.v6 {
+            SET_MASQ_NETS6
+        } else {
+            SET_MASQ_NETS
+        }
+    }
+    fn pub_any(self) -> &'static str {
+        if self.v6 {
+            MAP_PUB_ANY6
+        } else {
+            MAP_PUB_ANY
+        }
+    }
+    fn pub_addr(self) -> &'static str {
+        if self.v6 {
+            MAP_PUB_ADDR6
+        } else {
+            MAP_PUB_ADDR
+        }
+    }
+    /// `meta nfproto ipv4|ipv6`.
+    fn only(self) -> Vec<Expr> {
+        vec![
+            meta(MetaKey::NfProto, reg32(0)),
+            Expr::Cmp {
+                op: CmpOp::Eq,
+                sreg: reg32(0),
+                data: vec![if self.v6 { 10 } else { 2 }],
+            },
+        ]
+    }
+    /// The source or destination address into `dreg` and the registers after it.
+    fn addr(self, source: bool, dreg: u32) -> Expr {
+        let (offset, len) = match (self.v6, source) {
+            (false, true) => (12, 4),
+            (false, false) => (16, 4),
+            (true, true) => (8, 16),
+            (true, false) => (24, 16),
+        };
+        Expr::Payload {
+            base: Base::Network,
+            offset,
+            len,
+            dreg,
+        }
+    }
+}
 
 /// The table's sets and maps.
 pub fn sets() -> Vec<SetDef> {
@@ -81,6 +170,30 @@ pub fn sets() -> Vec<SetDef> {
             name: MAP_PUB_ADDR,
             key: vec![Ipv4Addr, InetProto, InetService],
             data: Some(vec![Ipv4Addr, InetService]),
+            interval: false,
+        },
+        SetDef {
+            name: SET_NETS6,
+            key: vec![Ipv6Addr],
+            data: None,
+            interval: true,
+        },
+        SetDef {
+            name: SET_MASQ_NETS6,
+            key: vec![Ipv6Addr],
+            data: None,
+            interval: true,
+        },
+        SetDef {
+            name: MAP_PUB_ANY6,
+            key: vec![InetProto, InetService],
+            data: Some(vec![Ipv6Addr, InetService]),
+            interval: false,
+        },
+        SetDef {
+            name: MAP_PUB_ADDR6,
+            key: vec![Ipv6Addr, InetProto, InetService],
+            data: Some(vec![Ipv6Addr, InetService]),
             interval: false,
         },
     ]
@@ -164,17 +277,6 @@ fn ct_has(key: CtKey, bits: u32) -> Vec<Expr> {
     ]
 }
 
-fn ipv4_only() -> Vec<Expr> {
-    vec![
-        meta(MetaKey::NfProto, reg32(0)),
-        Expr::Cmp {
-            op: CmpOp::Eq,
-            sreg: reg32(0),
-            data: vec![NFPROTO_IPV4],
-        },
-    ]
-}
-
 fn to_local() -> Vec<Expr> {
     vec![
         Expr::FibDaddrType { dreg: reg32(0) },
@@ -213,14 +315,126 @@ fn proto_port(first: u32) -> Vec<Expr> {
     ]
 }
 
-/// DNAT to the `ip . port` a map lookup left in the first two 32-bit registers.
-fn dnat_to_lookup() -> Expr {
+/// DNAT to the `addr . port` a map lookup left in the registers from reg32(0).
+fn dnat_to_lookup(f: Fam) -> Expr {
     Expr::Nat {
         dnat: true,
-        ipv6: false,
+        ipv6: f.v6,
         reg_addr: reg32(0),
-        reg_proto: Some(reg32(1)),
+        reg_proto: Some(reg32(f.addr_regs())),
     }
+}
+
+fn lookup_to_reg0(set: &str) -> Expr {
+    Expr::Lookup {
+        set: set.into(),
+        sreg: reg32(0),
+        dreg: Some(reg32(0)),
+        invert: false,
+    }
+}
+
+/// The publish chain's rules of one family: a host address's own ports, then every
+/// address's.
+fn publish_rules(f: Fam) -> Vec<RuleDef> {
+    let (kw, proto) = (f.kw(), if f.v6 { "ipv6" } else { "ipv4" });
+    vec![
+        rule(
+            "publish",
+            &format!(
+                "dnat {kw} to {kw} daddr . meta l4proto . th dport map @{}",
+                f.pub_addr()
+            ),
+            vec![
+                f.only(),
+                vec![f.addr(false, reg32(0))],
+                proto_port(f.addr_regs()),
+                vec![lookup_to_reg0(f.pub_addr())],
+            ],
+            Some(dnat_to_lookup(f)),
+        ),
+        rule(
+            "publish",
+            &format!(
+                "meta nfproto {proto} dnat {kw} to meta l4proto . th dport map @{}",
+                f.pub_any()
+            ),
+            vec![f.only(), proto_port(0), vec![lookup_to_reg0(f.pub_any())]],
+            Some(dnat_to_lookup(f)),
+        ),
+    ]
+}
+
+/// The postrouting rules of one family: masquerade what leaves a non-internal network
+/// (IPv4 also localhost DNAT) and hairpin.
+fn masquerade_rules(f: Fam) -> Vec<RuleDef> {
+    let kw = f.kw();
+    let mut out = vec![
+        // Bridged frames (br_netfilter) reach postrouting without an input interface, so
+        // these match on source subnets, as docker's `-s subnet ! -o bridge` does.
+        rule(
+            "postrouting",
+            &format!(
+                "{kw} saddr @{} oifname != @bridges masquerade",
+                f.masq_nets()
+            ),
+            vec![
+                f.only(),
+                vec![
+                    f.addr(true, reg32(0)),
+                    in_set(f.masq_nets(), reg32(0), false),
+                ],
+                vec![
+                    meta(MetaKey::OifName, reg32(0)),
+                    in_set(SET_BRIDGES, reg32(0), true),
+                ],
+            ],
+            Some(Expr::Masquerade),
+        ),
+    ];
+    if !f.v6 {
+        // route_localnet lets 127.0.0.1 be DNATed out; IPv6 has nothing like it for ::1.
+        let loopback_src = vec![
+            f.addr(true, reg32(0)),
+            Expr::Bitwise {
+                sreg: reg32(0),
+                dreg: reg32(0),
+                mask: vec![255, 0, 0, 0],
+            },
+            Expr::Cmp {
+                op: CmpOp::Eq,
+                sreg: reg32(0),
+                data: vec![127, 0, 0, 0],
+            },
+        ];
+        out.push(rule(
+            "postrouting",
+            "ip saddr 127.0.0.0/8 ct status dnat masquerade",
+            vec![
+                f.only(),
+                loopback_src,
+                ct_has(CtKey::Status, CT_STATUS_DNAT),
+            ],
+            Some(Expr::Masquerade),
+        ));
+    }
+    // Hairpin: a container reaching a published port (its own too) through a host
+    // address; the reply must come back through the host to be un-NATed.
+    out.push(rule(
+        "postrouting",
+        &format!(
+            "oifname @bridges {kw} saddr @{} ct status dnat masquerade",
+            f.nets()
+        ),
+        vec![
+            oif_in(SET_BRIDGES),
+            f.only(),
+            vec![f.addr(true, reg32(0)), in_set(f.nets(), reg32(0), false)],
+            ct_has(CtKey::Status, CT_STATUS_DNAT),
+        ],
+        Some(Expr::Masquerade),
+    ));
+    out
 }
 
 /// Every rule of the table, in chain order.
@@ -230,49 +444,7 @@ pub fn rules() -> Vec<RuleDef> {
         meta(MetaKey::IifName, reg32(0)),
         meta(MetaKey::OifName, reg32(4)),
     ];
-    let lookup_addr = Expr::Lookup {
-        set: MAP_PUB_ADDR.into(),
-        sreg: reg32(0),
-        dreg: Some(reg32(0)),
-        invert: false,
-    };
-    let lookup_any = Expr::Lookup {
-        set: MAP_PUB_ANY.into(),
-        sreg: reg32(0),
-        dreg: Some(reg32(0)),
-        invert: false,
-    };
-    let daddr = Expr::Payload {
-        base: Base::Network,
-        offset: 16,
-        len: 4,
-        dreg: reg32(0),
-    };
-    let saddr = Expr::Payload {
-        base: Base::Network,
-        offset: 12,
-        len: 4,
-        dreg: reg32(0),
-    };
-    let loopback_src = vec![
-        Expr::Payload {
-            base: Base::Network,
-            offset: 12,
-            len: 4,
-            dreg: reg32(0),
-        },
-        Expr::Bitwise {
-            sreg: reg32(0),
-            dreg: reg32(0),
-            mask: vec![255, 0, 0, 0],
-        },
-        Expr::Cmp {
-            op: CmpOp::Eq,
-            sreg: reg32(0),
-            data: vec![127, 0, 0, 0],
-        },
-    ];
-    vec![
+    let mut out = vec![
         rule("forward", "jump user", vec![], v(Jump(CHAIN_USER.into()))),
         rule(
             "forward",
@@ -337,57 +509,14 @@ pub fn rules() -> Vec<RuleDef> {
             vec![to_local()],
             v(Jump("publish".into())),
         ),
-        rule(
-            "publish",
-            "dnat ip to ip daddr . meta l4proto . th dport map @pub_addr4",
-            vec![ipv4_only(), vec![daddr], proto_port(1), vec![lookup_addr]],
-            Some(dnat_to_lookup()),
-        ),
-        rule(
-            "publish",
-            "meta nfproto ipv4 dnat ip to meta l4proto . th dport map @pub_any4",
-            vec![ipv4_only(), proto_port(0), vec![lookup_any]],
-            Some(dnat_to_lookup()),
-        ),
-        // Bridged frames (br_netfilter) reach postrouting without an input interface, so
-        // these match on source subnets, as docker's `-s subnet ! -o bridge` does.
-        rule(
-            "postrouting",
-            "ip saddr @masq_nets oifname != @bridges masquerade",
-            vec![
-                ipv4_only(),
-                vec![saddr.clone(), in_set(SET_MASQ_NETS, reg32(0), false)],
-                vec![
-                    meta(MetaKey::OifName, reg32(0)),
-                    in_set(SET_BRIDGES, reg32(0), true),
-                ],
-            ],
-            Some(Expr::Masquerade),
-        ),
-        rule(
-            "postrouting",
-            "ip saddr 127.0.0.0/8 ct status dnat masquerade",
-            vec![
-                ipv4_only(),
-                loopback_src,
-                ct_has(CtKey::Status, CT_STATUS_DNAT),
-            ],
-            Some(Expr::Masquerade),
-        ),
-        // Hairpin: a container reaching a published port (its own too) through a host
-        // address; the reply must come back through the host to be un-NATed.
-        rule(
-            "postrouting",
-            "oifname @bridges ip saddr @nets ct status dnat masquerade",
-            vec![
-                oif_in(SET_BRIDGES),
-                ipv4_only(),
-                vec![saddr, in_set(SET_NETS, reg32(0), false)],
-                ct_has(CtKey::Status, CT_STATUS_DNAT),
-            ],
-            Some(Expr::Masquerade),
-        ),
-    ]
+    ];
+    for f in [V4, V6] {
+        out.extend(publish_rules(f));
+    }
+    for f in [V4, V6] {
+        out.extend(masquerade_rules(f));
+    }
+    out
 }
 
 /// A batch that creates the table if needed and (re)writes berth's rules, keeping the
@@ -411,18 +540,18 @@ pub fn apply(table: &str) -> Batch {
     b
 }
 
-/// The start and (exclusive) end elements of a subnet in an interval set.
-fn range(subnet: &crate::config::Ipv4Net) -> Vec<Element> {
+/// The start and (exclusive) end elements of an address span in an interval set.
+fn span(first: &[u8], end: Option<Vec<u8>>) -> Vec<Element> {
     let start = Element {
-        key: subnet.network().octets().to_vec(),
+        key: first.to_vec(),
         value: None,
         interval_end: false,
     };
-    match u32::from(subnet.broadcast()).checked_add(1) {
+    match end {
         Some(end) => vec![
             start,
             Element {
-                key: Ipv4Addr::from(end).octets().to_vec(),
+                key: end,
                 value: None,
                 interval_end: true,
             },
@@ -431,19 +560,29 @@ fn range(subnet: &crate::config::Ipv4Net) -> Vec<Element> {
     }
 }
 
+fn range(subnet: &crate::config::Ipv4Net) -> Vec<Element> {
+    let end = u32::from(subnet.broadcast())
+        .checked_add(1)
+        .map(|e| Ipv4Addr::from(e).octets().to_vec());
+    span(&subnet.network().octets(), end)
+}
+
+fn range6(subnet: &crate::config::Ipv6Net) -> Vec<Element> {
+    let end = u128::from(subnet.last())
+        .checked_add(1)
+        .map(|e| Ipv6Addr::from(e).octets().to_vec());
+    span(&subnet.network().octets(), end)
+}
+
 /// One network's elements: (set, element).
-pub fn network_elements(
-    bridge: &str,
-    subnet: &crate::config::Ipv4Net,
-    internal: bool,
-) -> Vec<(&'static str, Element)> {
+pub fn network_elements(net: &crate::config::Network) -> Vec<(&'static str, Element)> {
     let one = Element {
-        key: ifname(bridge),
+        key: ifname(&net.bridge),
         value: None,
         interval_end: false,
     };
-    let mut pair = ifname(bridge);
-    pair.extend(ifname(bridge));
+    let mut pair = ifname(&net.bridge);
+    pair.extend(ifname(&net.bridge));
     let mut out = vec![
         (SET_BRIDGES, one.clone()),
         (
@@ -455,42 +594,57 @@ pub fn network_elements(
             },
         ),
     ];
-    out.extend(range(subnet).into_iter().map(|e| (SET_NETS, e)));
-    if internal {
+    let v4 = range(&net.subnet);
+    let v6 = net.subnet6.as_ref().map(range6).unwrap_or_default();
+    out.extend(v4.iter().cloned().map(|e| (SET_NETS, e)));
+    out.extend(v6.iter().cloned().map(|e| (SET_NETS6, e)));
+    if net.internal {
         out.push((SET_INTERNAL, one));
     } else {
-        out.extend(range(subnet).into_iter().map(|e| (SET_MASQ_NETS, e)));
+        out.extend(v4.into_iter().map(|e| (SET_MASQ_NETS, e)));
+        out.extend(v6.into_iter().map(|e| (SET_MASQ_NETS6, e)));
     }
     out
 }
 
-/// A published port's map element: (map, element).
+/// A published port's map element: (map, element). `ip` is the container's address of the
+/// host address's family (with no host address: the map of `ip`'s family).
 pub fn port_element(
-    host_ip: Option<Ipv4Addr>,
+    host_ip: Option<std::net::IpAddr>,
     proto: u8,
     host_port: u16,
-    ip: Ipv4Addr,
+    ip: std::net::IpAddr,
     port: u16,
 ) -> (&'static str, Element) {
-    let value = Some(super::concat_bytes(&[&ip.octets(), &port.to_be_bytes()]));
-    match host_ip {
-        Some(h) if !h.is_unspecified() => (
-            MAP_PUB_ADDR,
-            Element {
-                key: super::concat_bytes(&[&h.octets(), &[proto], &host_port.to_be_bytes()]),
-                value,
-                interval_end: false,
-            },
+    use std::net::IpAddr;
+    let ip_bytes = match ip {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    };
+    let value = Some(super::concat_bytes(&[&ip_bytes, &port.to_be_bytes()]));
+    let f = if ip.is_ipv6() { V6 } else { V4 };
+    let (map, key) = match host_ip {
+        Some(IpAddr::V4(h)) if !h.is_unspecified() => (
+            f.pub_addr(),
+            super::concat_bytes(&[&h.octets(), &[proto], &host_port.to_be_bytes()]),
+        ),
+        Some(IpAddr::V6(h)) if !h.is_unspecified() => (
+            f.pub_addr(),
+            super::concat_bytes(&[&h.octets(), &[proto], &host_port.to_be_bytes()]),
         ),
         _ => (
-            MAP_PUB_ANY,
-            Element {
-                key: super::concat_bytes(&[&[proto], &host_port.to_be_bytes()]),
-                value,
-                interval_end: false,
-            },
+            f.pub_any(),
+            super::concat_bytes(&[&[proto], &host_port.to_be_bytes()]),
         ),
-    }
+    };
+    (
+        map,
+        Element {
+            key,
+            value,
+            interval_end: false,
+        },
+    )
 }
 
 /// The table as `nft list table` prints it (without elements): the golden form.
@@ -553,7 +707,7 @@ pub fn describe(set: &str, e: &Element) -> String {
     };
     let k = &e.key;
     match set {
-        MAP_PUB_ANY if k.len() >= 6 => {
+        MAP_PUB_ANY | MAP_PUB_ANY6 if k.len() >= 6 => {
             format!(
                 "publishing port {}/{}",
                 u16::from_be_bytes([k[4], k[5]]),
@@ -566,6 +720,16 @@ pub fn describe(set: &str, e: &Element) -> String {
             u16::from_be_bytes([k[8], k[9]]),
             proto(k[4])
         ),
+        MAP_PUB_ADDR6 if k.len() >= 22 => {
+            let mut a = [0u8; 16];
+            a.copy_from_slice(&k[..16]);
+            format!(
+                "publishing port [{}]:{}/{}",
+                Ipv6Addr::from(a),
+                u16::from_be_bytes([k[20], k[21]]),
+                proto(k[16])
+            )
+        }
         _ => format!("adding an element to {set}"),
     }
 }

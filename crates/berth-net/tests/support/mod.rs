@@ -100,12 +100,21 @@ impl Drop for Ns {
 /// A TCP server inside a netns that accepts one connection, sends the peer's address
 /// back and returns it.
 pub fn tcp_server(ns: &Ns, port: u16) -> std::thread::JoinHandle<Option<SocketAddr>> {
+    tcp_server_on(ns, "0.0.0.0", port)
+}
+
+/// `tcp_server` on one address (`::` for IPv6).
+pub fn tcp_server_on(
+    ns: &Ns,
+    bind: &'static str,
+    port: u16,
+) -> std::thread::JoinHandle<Option<SocketAddr>> {
     let (tx, rx) = std::sync::mpsc::channel();
     let name = ns.name.clone();
     let handle = std::thread::spawn(move || {
         let fd = netns::open(&PathBuf::from(format!("/run/netns/{name}"))).ok()?;
         nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).ok()?;
-        let l = TcpListener::bind(("0.0.0.0", port)).ok()?;
+        let l = TcpListener::bind((bind, port)).ok()?;
         l.set_nonblocking(true).ok()?;
         tx.send(()).ok()?;
         let deadline = Instant::now() + Duration::from_secs(4);
@@ -141,12 +150,21 @@ pub fn tcp_client(ns: &Ns, to: SocketAddr) -> Option<String> {
 
 /// A UDP echo server inside a netns for one datagram: replies with the peer's address.
 pub fn udp_server(ns: &Ns, port: u16) -> std::thread::JoinHandle<Option<SocketAddr>> {
+    udp_server_on(ns, "0.0.0.0", port)
+}
+
+/// `udp_server` on one address (`::` for IPv6).
+pub fn udp_server_on(
+    ns: &Ns,
+    bind: &'static str,
+    port: u16,
+) -> std::thread::JoinHandle<Option<SocketAddr>> {
     let (tx, rx) = std::sync::mpsc::channel();
     let name = ns.name.clone();
     let handle = std::thread::spawn(move || {
         let fd = netns::open(&PathBuf::from(format!("/run/netns/{name}"))).ok()?;
         nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).ok()?;
-        let s = UdpSocket::bind(("0.0.0.0", port)).ok()?;
+        let s = UdpSocket::bind((bind, port)).ok()?;
         s.set_read_timeout(Some(Duration::from_secs(4))).ok()?;
         tx.send(()).ok()?;
         let mut buf = [0u8; 64];
@@ -162,8 +180,8 @@ pub fn udp_server(ns: &Ns, port: u16) -> std::thread::JoinHandle<Option<SocketAd
 /// Sends one datagram from inside `ns` and returns the reply.
 pub fn udp_client(ns: &Ns, to: SocketAddr) -> Option<String> {
     ns.within(|| {
-        let s =
-            UdpSocket::bind("0.0.0.0:0").map_err(|e| berth_net::Error::Protocol(e.to_string()))?;
+        let any = if to.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" };
+        let s = UdpSocket::bind(any).map_err(|e| berth_net::Error::Protocol(e.to_string()))?;
         s.set_read_timeout(Some(Duration::from_millis(1500))).ok();
         s.send_to(b"hi", to).ok();
         let mut buf = [0u8; 64];
@@ -185,6 +203,18 @@ pub fn network(tag: &str, subnet: &str, internal: bool) -> Network {
         gateway: gw,
         internal,
         mtu: 1500,
+        subnet6: None,
+        gateway6: None,
+    }
+}
+
+/// `network` made dual stack with `subnet6` (gateway ::1).
+pub fn network6(tag: &str, subnet: &str, subnet6: &str) -> Network {
+    let s6: berth_net::Ipv6Net = subnet6.parse().unwrap();
+    Network {
+        subnet6: Some(s6),
+        gateway6: Some(std::net::Ipv6Addr::from(u128::from(s6.network()) + 1)),
+        ..network(tag, subnet, false)
     }
 }
 
@@ -195,6 +225,7 @@ pub fn request(net: &Network, id: &str, ip: &str, ports: Vec<PortMapping>) -> Re
             container_id: id.to_string(),
             interface: "eth0".into(),
             ip: ip.parse().unwrap(),
+            ip6: None,
             mac: None,
             ports,
             default_route: true,
@@ -217,8 +248,9 @@ pub fn port(
     }
 }
 
-/// A "host" netns plus "the internet": a veth between them, host 192.0.2.1, outside
-/// 192.0.2.2 (TEST-NET-1, only inside these namespaces).
+/// A "host" netns plus "the internet": a veth between them, host 192.0.2.1 and
+/// 2001:db8:f::1, outside 192.0.2.2 and 2001:db8:f::2 (documentation ranges, only inside
+/// these namespaces).
 pub struct World {
     pub host: Ns,
     pub outside: Ns,
@@ -226,6 +258,8 @@ pub struct World {
 
 pub const HOST_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 pub const OUTSIDE_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+pub const HOST_IP6: &str = "2001:db8:f::1";
+pub const OUTSIDE_IP6: &str = "2001:db8:f::2";
 
 impl World {
     pub fn new() -> World {
@@ -248,6 +282,26 @@ impl World {
         host.sh(&["ip", "link", "set", "uplink", "up"]);
         outside.sh(&["ip", "addr", "add", "192.0.2.2/24", "dev", "wan"]);
         outside.sh(&["ip", "link", "set", "wan", "up"]);
+        host.sh(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:f::1/64",
+            "dev",
+            "uplink",
+            "nodad",
+        ]);
+        outside.sh(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:f::2/64",
+            "dev",
+            "wan",
+            "nodad",
+        ]);
         World { host, outside }
     }
 
@@ -261,6 +315,25 @@ impl World {
     ) -> (Ns, Request) {
         let c = Ns::new(id);
         let req = request(net, id, ip, ports);
+        let cfd = c.fd.as_fd();
+        self.host
+            .within(|| berth_net::setup(&req, cfd, berth_net::DEFAULT_TABLE))
+            .unwrap();
+        (c, req)
+    }
+
+    /// `container` with an IPv6 address too.
+    pub fn container6(
+        &self,
+        net: &Network,
+        id: &str,
+        ip: &str,
+        ip6: &str,
+        ports: Vec<PortMapping>,
+    ) -> (Ns, Request) {
+        let c = Ns::new(id);
+        let mut req = request(net, id, ip, ports);
+        req.endpoint.ip6 = Some(ip6.parse().unwrap());
         let cfd = c.fd.as_fd();
         self.host
             .within(|| berth_net::setup(&req, cfd, berth_net::DEFAULT_TABLE))
