@@ -116,18 +116,21 @@ fn networks(r: &ContainerRecord) -> Value {
         })
     };
     for n in &r.nets {
-        m.insert(
-            n.network.clone(),
-            ep(
-                &n.network,
-                &n.network_id,
-                &n.ip,
-                n.prefix,
-                &n.gateway,
-                &n.mac,
-                &n.aliases,
-            ),
+        let mut v = ep(
+            &n.network,
+            &n.network_id,
+            &n.ip,
+            n.prefix,
+            &n.gateway,
+            &n.mac,
+            &n.aliases,
         );
+        if !n.ip6.is_empty() {
+            v["GlobalIPv6Address"] = json!(n.ip6);
+            v["GlobalIPv6PrefixLen"] = json!(n.prefix6);
+            v["IPv6Gateway"] = json!(n.gateway6);
+        }
+        m.insert(n.network.clone(), v);
     }
     if r.nets.is_empty() && !mode.starts_with("container:") {
         m.insert(mode.to_string(), ep(mode, "", "", 0, "", "", &[]));

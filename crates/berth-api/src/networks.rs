@@ -34,10 +34,14 @@ fn shape(n: &NetworkRecord, containers: Value) -> Value {
             n.net.mtu.to_string(),
         );
     }
+    let mut configs = vec![cfg];
+    if let (Some(s6), Some(g6)) = (n.net.subnet6, n.net.gateway6) {
+        configs.push(json!({"Subnet": s6.to_string(), "Gateway": g6.to_string()}));
+    }
     json!({
         "Name": n.name, "Id": n.id, "Created": n.created, "Scope": "local", "Driver": "bridge",
-        "EnableIPv6": false, "Internal": n.net.internal, "Attachable": false, "Ingress": false,
-        "IPAM": {"Driver": "default", "Options": null, "Config": [cfg]},
+        "EnableIPv6": n.net.subnet6.is_some(), "Internal": n.net.internal, "Attachable": false, "Ingress": false,
+        "IPAM": {"Driver": "default", "Options": null, "Config": configs},
         "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
         "Containers": containers,
         "Options": options,
@@ -61,7 +65,8 @@ fn endpoints(e: &Engine, n: &NetworkRecord) -> Value {
             containers.insert(
                 c.id.clone(),
                 json!({"Name": c.name, "EndpointID": c.id, "MacAddress": a.mac,
-                "IPv4Address": format!("{}/{}", a.ip, a.prefix), "IPv6Address": ""}),
+                "IPv4Address": format!("{}/{}", a.ip, a.prefix),
+                "IPv6Address": if a.ip6.is_empty() { String::new() } else { format!("{}/{}", a.ip6, a.prefix6) }}),
             );
         }
     }
@@ -158,13 +163,24 @@ pub async fn create(State(eng): State<Eng>, body: Bytes) -> ApiResult<Response> 
             ipam.driver
         )));
     }
-    let mut configs = ipam.config.unwrap_or_default();
-    if configs.len() > 1 {
+    // One IPv4 and, on a dual-stack network, one IPv6 subnet.
+    let (v6, v4): (Vec<IpamConfig>, Vec<IpamConfig>) = ipam
+        .config
+        .unwrap_or_default()
+        .into_iter()
+        .partition(|c| c.subnet.contains(':') || c.gateway.contains(':'));
+    if v4.len() > 1 || v6.len() > 1 {
         return Err(ApiError::bad(
-            "berth supports one IPv4 subnet per network".to_string(),
+            "berth supports one IPv4 and one IPv6 subnet per network".to_string(),
         ));
     }
-    let c = configs.pop().unwrap_or_default();
+    let c = v4.into_iter().next().unwrap_or_default();
+    let c6 = v6.into_iter().next().unwrap_or_default();
+    if !c6.ip_range.is_empty() {
+        return Err(ApiError::bad(
+            "berth does not support an ip-range on an IPv6 subnet".to_string(),
+        ));
+    }
     let req = NetCreate {
         name: b.name,
         driver: b.driver,
@@ -173,6 +189,8 @@ pub async fn create(State(eng): State<Eng>, body: Bytes) -> ApiResult<Response> 
         subnet: opt(c.subnet),
         gateway: opt(c.gateway),
         ip_range: opt(c.ip_range),
+        subnet6: opt(c6.subnet),
+        gateway6: opt(c6.gateway),
         options: b.options.unwrap_or_default(),
         labels: b.labels.unwrap_or_default(),
     };

@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use hickory_proto::op::{Edns, Message, Metadata, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::{A, PTR};
+use hickory_proto::rr::rdata::{A, AAAA, PTR};
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 use crate::Zone;
@@ -62,21 +62,32 @@ pub(crate) fn decide(packet: &[u8], ctx: &Ctx<'_>) -> Outcome {
         return forward(&request, query, ctx);
     }
     let name = query.name().to_ascii();
-    let ips = ctx.zone.lookup_from(ctx.network, ctx.client, &name);
-    if !ips.is_empty() {
+    if ctx.zone.knows(ctx.network, ctx.client, &name) {
+        let rdata: Vec<RData> = match query.query_type() {
+            RecordType::A => ctx
+                .zone
+                .lookup_from(ctx.network, ctx.client, &name)
+                .into_iter()
+                .map(|ip| RData::A(A(ip)))
+                .collect(),
+            RecordType::AAAA => ctx
+                .zone
+                .lookup6_from(ctx.network, ctx.client, &name)
+                .into_iter()
+                .map(|ip| RData::AAAA(AAAA(ip)))
+                .collect(),
+            // Every other type of a known name (and AAAA without IPv6): NOERROR with no
+            // answers, so that clients asking for both take the A answer instead of failing
+            // on NXDOMAIN.
+            _ => Vec::new(),
+        };
         let mut answers = Vec::new();
-        if query.query_type() == RecordType::A {
-            let shift = ctx.rotate % ips.len();
-            for ip in ips[shift..].iter().chain(&ips[..shift]) {
-                answers.push(Record::from_rdata(
-                    query.name().clone(),
-                    ctx.ttl,
-                    RData::A(A(*ip)),
-                ));
+        if !rdata.is_empty() {
+            let shift = ctx.rotate % rdata.len();
+            for r in rdata[shift..].iter().chain(&rdata[..shift]) {
+                answers.push(Record::from_rdata(query.name().clone(), ctx.ttl, r.clone()));
             }
         }
-        // AAAA and every other type of a known name: NOERROR with no answers, so that clients
-        // asking for both A and AAAA take the A answer instead of failing on NXDOMAIN.
         return reply(&request, query, answers, ctx);
     }
     if query.query_type() == RecordType::PTR {

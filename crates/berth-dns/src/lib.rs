@@ -8,7 +8,8 @@
 //!
 //! - `A` for a container's name, alias or short id (any case, with or without a trailing dot, or
 //!   as `name.<network>`): every address that has it, rotated round robin, TTL 600;
-//! - `AAAA` (or any other type) for such a name: NOERROR with no records;
+//! - `AAAA` for a dual-stack container: its IPv6 address; any other type (or AAAA without
+//!   IPv6) for such a name: NOERROR with no records;
 //! - `PTR` for a container's address (`d.c.b.a.in-addr.arpa`): its name;
 //! - anything else: forwarded to the upstream servers (UDP, TCP when truncated or when the client
 //!   asked over TCP) and the answer passed back; SERVFAIL when none answers within 2 s.

@@ -1,7 +1,7 @@
 //! The records the resolvers answer from: per network, each attached container's names and address.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// Length of the short container id docker resolves (`docker ps` shows the same).
@@ -33,6 +33,8 @@ struct Entry {
     /// The lower-cased keys this entry is indexed under in `by_name`.
     keys: BTreeSet<String>,
     ip: Ipv4Addr,
+    /// The container's IPv6 address on a dual-stack network (AAAA).
+    ip6: Option<Ipv6Addr>,
 }
 
 impl Zone {
@@ -65,7 +67,23 @@ impl Zone {
                 .insert(container_id.to_string());
         }
         net.containers
-            .insert(container_id.to_string(), Entry { names, keys, ip });
+            .insert(container_id.to_string(), Entry {
+                names,
+                keys,
+                ip,
+                ip6: None,
+            });
+    }
+
+    /// Gives a container recorded with [`Zone::set`] its IPv6 address on `network` (AAAA).
+    pub fn set_ipv6(&self, network: &str, container_id: &str, ip6: Ipv6Addr) {
+        let mut nets = self.write();
+        if let Some(e) = nets
+            .get_mut(network)
+            .and_then(|n| n.containers.get_mut(container_id))
+        {
+            e.ip6 = Some(ip6);
+        }
     }
 
     /// Forgets a container on one network (detach); unknown ones are ignored.
@@ -111,6 +129,31 @@ impl Zone {
         client: Option<Ipv4Addr>,
         name: &str,
     ) -> Vec<Ipv4Addr> {
+        self.find(network, client, name, |e| Some(e.ip))
+    }
+
+    /// The IPv6 addresses `name` resolves to (AAAA), as [`Zone::lookup_from`] finds them.
+    pub fn lookup6_from(
+        &self,
+        network: &str,
+        client: Option<Ipv4Addr>,
+        name: &str,
+    ) -> Vec<Ipv6Addr> {
+        self.find(network, client, name, |e| e.ip6)
+    }
+
+    /// Whether `name` is one of ours at all (any record type).
+    pub fn knows(&self, network: &str, client: Option<Ipv4Addr>, name: &str) -> bool {
+        !self.find(network, client, name, |_| Some(())).is_empty()
+    }
+
+    fn find<T>(
+        &self,
+        network: &str,
+        client: Option<Ipv4Addr>,
+        name: &str,
+        pick: impl Fn(&Entry) -> Option<T>,
+    ) -> Vec<T> {
         let name = name.trim_end_matches('.').to_ascii_lowercase();
         let nets = self.read();
         for (net_name, net) in visible(&nets, network, client) {
@@ -119,13 +162,13 @@ impl Zone {
                 name.strip_suffix(&suffix)
                     .and_then(|base| net.by_name.get(base))
             });
-            let ips: Vec<Ipv4Addr> = ids
+            let found: Vec<T> = ids
                 .into_iter()
                 .flatten()
-                .filter_map(|id| net.containers.get(id).map(|e| e.ip))
+                .filter_map(|id| net.containers.get(id).and_then(&pick))
                 .collect();
-            if !ips.is_empty() {
-                return ips;
+            if !found.is_empty() {
+                return found;
             }
         }
         Vec::new()
@@ -278,5 +321,19 @@ mod tests {
         z.remove_network("n");
         assert!(z.lookup("n", "one").is_empty());
         assert!(z.read().is_empty());
+    }
+
+    #[test]
+    fn aaaa_records_for_dual_stack_containers() {
+        let z = Zone::new();
+        let ip = Ipv4Addr::new(10, 0, 0, 2);
+        let ip6: Ipv6Addr = "fd00::2".parse().unwrap();
+        z.set("n", ID1, &names(&["web"]), ip);
+        assert!(z.lookup6_from("n", None, "web").is_empty());
+        assert!(z.knows("n", None, "web"));
+        z.set_ipv6("n", ID1, ip6);
+        assert_eq!(z.lookup6_from("n", None, "web"), vec![ip6]);
+        assert_eq!(z.lookup("n", "web"), vec![ip]);
+        assert!(!z.knows("n", None, "nope"));
     }
 }

@@ -78,6 +78,13 @@ pub struct NetAttach {
     pub gateway: String,
     pub mac: String,
     pub aliases: Vec<String>,
+    /// On a dual-stack network: the IPv6 address, its prefix length and the gateway.
+    #[serde(default)]
+    pub ip6: String,
+    #[serde(default)]
+    pub prefix6: u8,
+    #[serde(default)]
+    pub gateway6: String,
 }
 
 /// A mount as resolved at create time (`inspect` `.Mounts`).

@@ -92,6 +92,9 @@ impl Dns {
         let mut names = vec![name.to_string()];
         names.extend(att.aliases.iter().cloned());
         self.zone.set(&att.network, id, &names, ip);
+        if let Ok(ip6) = att.ip6.parse() {
+            self.zone.set_ipv6(&att.network, id, ip6);
+        }
     }
 
     pub(crate) fn remove(&self, id: &str, network: &str) {

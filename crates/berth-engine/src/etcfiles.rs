@@ -35,6 +35,9 @@ pub fn write(
         let mut names = vec![host.clone()];
         names.extend(n.aliases.iter().cloned());
         hosts.push_str(&format!("{}\t{}\n", n.ip, names.join(" ")));
+        if !n.ip6.is_empty() {
+            hosts.push_str(&format!("{}\t{}\n", n.ip6, names.join(" ")));
+        }
     }
     let resolv = resolv_conf(rec, resolver);
     let mut binds = Vec::new();

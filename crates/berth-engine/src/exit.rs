@@ -123,9 +123,7 @@ impl Engine {
                     let shim = berth_shim::Client::connect(&dir).is_ok();
                     if running && shim && rec.state.status != Status::Starting {
                         for att in &rec.nets {
-                            if let Ok(ip) = att.ip.parse() {
-                                self.net.hold(&att.network, ip);
-                            }
+                            self.net.hold(att);
                             self.dns.add(&id, &rec.name, att);
                         }
                         self.monitor(&id);

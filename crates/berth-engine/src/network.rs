@@ -7,11 +7,11 @@ use crate::db::{Db, Table};
 use crate::engine::EngineConfig;
 use crate::error::{Error, Result};
 use crate::model::EndpointSettings;
-use berth_net::ipam::{default_pools, pick_subnet, Pool};
-use berth_net::{Endpoint, Ipv4Net, Network, PortMapping, Protocol, Request};
+use berth_net::ipam::{default_pools, pick_subnet, pick_subnet6, Pool, Pool6};
+use berth_net::{Endpoint, Ipv4Net, Ipv6Net, Network, PortMapping, Protocol, Request};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Mutex;
 
 /// A network as the engine keeps it.
@@ -36,6 +36,9 @@ pub struct NetCreate {
     pub subnet: Option<String>,
     pub gateway: Option<String>,
     pub ip_range: Option<String>,
+    /// The IPv6 subnet and gateway of a dual-stack network (`--ipv6`).
+    pub subnet6: Option<String>,
+    pub gateway6: Option<String>,
     pub options: BTreeMap<String, String>,
     pub labels: BTreeMap<String, String>,
 }
@@ -49,10 +52,29 @@ pub fn predefined(name: &str) -> bool {
     matches!(name, "bridge" | "host" | "none")
 }
 
+/// One network's address pools: IPv4, and IPv6 on a dual-stack network.
+struct Pools {
+    v4: Pool,
+    v6: Option<Pool6>,
+}
+
+impl Pools {
+    fn of(net: &Network, ip_range: Option<Ipv4Net>) -> Result<Pools> {
+        let v6 = match net.subnet6 {
+            Some(s6) => Some(Pool6::new(s6, net.gateway6)?),
+            None => None,
+        };
+        Ok(Pools {
+            v4: Pool::new(net.subnet, Some(net.gateway), ip_range)?,
+            v6,
+        })
+    }
+}
+
 pub struct Networks {
     table: String,
     default_pools: Vec<(Ipv4Net, u8)>,
-    pools: Mutex<HashMap<String, Pool>>,
+    pools: Mutex<HashMap<String, Pools>>,
     records: Mutex<BTreeMap<String, NetworkRecord>>,
 }
 
@@ -107,6 +129,8 @@ impl Networks {
                     gateway,
                     internal: false,
                     mtu: 1500,
+                    subnet6: None,
+                    gateway6: None,
                 },
                 ip_range: None,
                 labels: BTreeMap::new(),
@@ -117,10 +141,7 @@ impl Networks {
         }
         let mut pools = HashMap::new();
         for r in records.values() {
-            pools.insert(
-                r.name.clone(),
-                Pool::new(r.net.subnet, Some(r.net.gateway), r.ip_range)?,
-            );
+            pools.insert(r.name.clone(), Pools::of(&r.net, r.ip_range)?);
         }
         berth_net::apply_firewall(&cfg.nft_table)?;
         for r in records.values().filter(|r| !predefined(&r.name)) {
@@ -161,11 +182,6 @@ impl Networks {
                 )))
             }
             d => return Err(Error::NotFound(format!("plugin \"{d}\" not found"))),
-        }
-        if req.enable_ipv6 {
-            return Err(Error::Invalid(
-                "IPv6 networks are not supported by berth yet".into(),
-            ));
         }
         let bad_name = req.name.is_empty()
             || req.name.len() > 128
@@ -274,8 +290,7 @@ impl Networks {
             .as_deref()
             .map(|r| parse_net("ip-range", r))
             .transpose()?;
-        let pool = Pool::new(subnet, Some(gateway), ip_range)
-            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let (subnet6, gateway6) = self.v6_of(req, &id, &recs)?;
         let mut options = req.options.clone();
         options.insert(OPT_BRIDGE_NAME.into(), bridge.clone());
         let rec = NetworkRecord {
@@ -289,11 +304,14 @@ impl Networks {
                 gateway,
                 internal: req.internal,
                 mtu,
+                subnet6,
+                gateway6,
             },
             ip_range,
             labels: req.labels.clone(),
             options,
         };
+        let pool = Pools::of(&rec.net, ip_range).map_err(|e| Error::Invalid(e.to_string()))?;
         // The record first: a crash before the bridge exists is repaired by `open`.
         db.put(Table::Networks, &rec.id, &rec)?;
         if let Err(e) = berth_net::create_network(&rec.net, &self.table) {
@@ -305,6 +323,66 @@ impl Networks {
         pools.insert(rec.name.clone(), pool);
         recs.insert(rec.name.clone(), rec.clone());
         Ok(rec)
+    }
+
+    /// The IPv6 subnet and gateway of a new network: none without `--ipv6`; the given
+    /// subnet (overlapping no other network's) or else a unique-local /64.
+    fn v6_of(
+        &self,
+        req: &NetCreate,
+        id: &str,
+        recs: &BTreeMap<String, NetworkRecord>,
+    ) -> Result<(Option<Ipv6Net>, Option<Ipv6Addr>)> {
+        if !req.enable_ipv6 {
+            if req.subnet6.is_some() || req.gateway6.is_some() {
+                return Err(Error::Invalid(
+                    "an IPv6 subnet or gateway needs --ipv6 (EnableIPv6)".into(),
+                ));
+            }
+            return Ok((None, None));
+        }
+        let taken: Vec<Ipv6Net> = recs.values().filter_map(|r| r.net.subnet6).collect();
+        let subnet = match req.subnet6.as_deref() {
+            Some(s) => {
+                let n = s.parse::<Ipv6Net>().map_err(|_| {
+                    Error::Invalid(format!(
+                        "invalid subnet {s:?}: want an IPv6 CIDR like fd00:1::/64"
+                    ))
+                })?;
+                let n = Ipv6Net::new(n.network(), n.prefix)?;
+                if let Some(o) = recs
+                    .values()
+                    .find(|r| r.net.subnet6.is_some_and(|t| t.overlaps(&n)))
+                {
+                    return Err(Error::Conflict(format!(
+                        "invalid pool request: Pool overlaps with other one on this address space ({n} overlaps a subnet of network {})",
+                        o.name
+                    )));
+                }
+                n
+            }
+            None => {
+                if req.gateway6.is_some() {
+                    return Err(Error::Invalid("an IPv6 gateway needs an IPv6 --subnet".into()));
+                }
+                pick_subnet6(id, &taken)?
+            }
+        };
+        let gateway = match req.gateway6.as_deref() {
+            Some(g) => {
+                let g: Ipv6Addr = g
+                    .parse()
+                    .map_err(|_| Error::Invalid(format!("invalid gateway {g:?}")))?;
+                if !subnet.is_host_addr(g) {
+                    return Err(Error::Invalid(format!(
+                        "gateway {g} is not a host address of subnet {subnet}"
+                    )));
+                }
+                g
+            }
+            None => Ipv6Addr::from(u128::from(subnet.network()) + 1),
+        };
+        Ok((Some(subnet), Some(gateway)))
     }
 
     /// Remove a user network: its bridge and elements first, then the record (a crash in
@@ -331,63 +409,71 @@ impl Networks {
         Ok(rec)
     }
 
-    /// Mark an address as held (at daemon start, for running containers).
-    pub fn hold(&self, network: &str, ip: Ipv4Addr) {
+    /// Mark an attachment's addresses as held (at daemon start, for running containers).
+    pub fn hold(&self, att: &NetAttach) {
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = pools.get_mut(network) {
-            let _ = p.reserve(ip);
+        if let Some(p) = pools.get_mut(&att.network) {
+            if let Ok(ip) = att.ip.parse() {
+                let _ = p.v4.reserve(ip);
+            }
+            if let (Some(p6), Ok(ip6)) = (p.v6.as_mut(), att.ip6.parse()) {
+                let _ = p6.reserve(ip6);
+            }
         }
     }
 
-    /// Choose the container's address on `nr` (its `--ip` or the next free one) and the
-    /// rest of its endpoint: MAC, aliases, the interface name inside.
+    /// Choose the container's addresses on `nr` (its `--ip`/`--ip6` or the next free ones)
+    /// and the rest of its endpoint: MAC, aliases, the interface name inside.
     pub fn attach(
         &self,
         nr: &NetworkRecord,
         settings: Option<&EndpointSettings>,
         interface: String,
     ) -> Result<NetAttach> {
-        let want_ip = settings
-            .and_then(|s| s.ipam_config.as_ref())
-            .map(|i| i.ipv4_address.clone())
-            .filter(|s| !s.is_empty());
-        let ip = {
+        let ipam = settings.and_then(|s| s.ipam_config.as_ref());
+        let want_ip = ipam.map(|i| i.ipv4_address.clone()).filter(|s| !s.is_empty());
+        let want_ip6 = ipam.map(|i| i.ipv6_address.clone()).filter(|s| !s.is_empty());
+        if nr.name == "bridge" && (want_ip.is_some() || want_ip6.is_some()) {
+            return Err(Error::Invalid(
+                "user specified IP address is supported on user defined networks only".into(),
+            ));
+        }
+        let (ip, ip6) = {
             let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
             let pool = pools
                 .get_mut(&nr.name)
                 .ok_or_else(|| Error::NotFound(format!("network {} has no pool", nr.name)))?;
-            match &want_ip {
-                Some(s) => {
-                    if nr.name == "bridge" {
-                        return Err(Error::Invalid(
-                            "user specified IP address is supported on user defined networks only"
-                                .into(),
-                        ));
+            let ip6 = pick_ip6(nr, pool.v6.as_mut(), want_ip6.as_deref())?;
+            let ip = match &want_ip {
+                Some(s) => s
+                    .parse::<Ipv4Addr>()
+                    .map_err(|_| Error::Invalid(format!("invalid IPv4 address: {s}")))
+                    .and_then(|ip| {
+                        if !nr.net.subnet.contains(ip) {
+                            return Err(Error::Invalid(format!(
+                                "no configured subnet contains IP address {ip} (network {} has {})",
+                                nr.name, nr.net.subnet
+                            )));
+                        }
+                        Ok(pool.v4.reserve(ip).map(|_| ip)?)
+                    }),
+                None => pool.v4.allocate().map_err(Error::from),
+            };
+            match ip {
+                Ok(ip) => (ip, ip6),
+                Err(e) => {
+                    if let (Some(p6), Some(a)) = (pool.v6.as_mut(), ip6) {
+                        p6.release(a);
                     }
-                    let ip: Ipv4Addr = s
-                        .parse()
-                        .map_err(|_| Error::Invalid(format!("invalid IPv4 address: {s}")))?;
-                    if !nr.net.subnet.contains(ip) {
-                        return Err(Error::Invalid(format!(
-                            "no configured subnet contains IP address {ip} (network {} has {})",
-                            nr.name, nr.net.subnet
-                        )));
-                    }
-                    pool.reserve(ip)?;
-                    ip
+                    return Err(e);
                 }
-                None => pool.allocate()?,
             }
         };
         let mac = settings
             .map(|s| s.mac_address.clone())
             .filter(|m| !m.is_empty())
             .unwrap_or_else(|| berth_net::config::format_mac(&berth_net::mac_for(ip)));
-        if let Err(e) = berth_net::config::parse_mac(&mac) {
-            self.release(&nr.name, ip);
-            return Err(e.into());
-        }
-        Ok(NetAttach {
+        let att = NetAttach {
             network: nr.name.clone(),
             network_id: nr.id.clone(),
             interface,
@@ -396,13 +482,30 @@ impl Networks {
             gateway: nr.net.gateway.to_string(),
             mac,
             aliases: settings.and_then(|s| s.aliases.clone()).unwrap_or_default(),
-        })
+            ip6: ip6.map(|a| a.to_string()).unwrap_or_default(),
+            prefix6: nr.net.subnet6.map_or(0, |s| s.prefix),
+            gateway6: match (ip6, nr.net.gateway6) {
+                (Some(_), Some(g)) => g.to_string(),
+                _ => String::new(),
+            },
+        };
+        if let Err(e) = berth_net::config::parse_mac(&att.mac) {
+            self.release(&att);
+            return Err(e.into());
+        }
+        Ok(att)
     }
 
-    fn release(&self, network: &str, ip: Ipv4Addr) {
+    /// Give an attachment's addresses back to their pools.
+    fn release(&self, att: &NetAttach) {
         let mut pools = self.pools.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(p) = pools.get_mut(network) {
-            p.release(ip);
+        if let Some(p) = pools.get_mut(&att.network) {
+            if let Ok(ip) = att.ip.parse() {
+                p.v4.release(ip);
+            }
+            if let (Some(p6), Ok(ip6)) = (p.v6.as_mut(), att.ip6.parse()) {
+                p6.release(ip6);
+            }
         }
     }
 
@@ -418,7 +521,7 @@ impl Networks {
             .map(|p| {
                 Ok(PortMapping {
                     host_ip: match p.host_ip.as_str() {
-                        "" | "0.0.0.0" => None,
+                        "" => None,
                         s => Some(
                             s.parse()
                                 .map_err(|_| Error::Invalid(format!("invalid host IP {s}")))?,
@@ -445,6 +548,7 @@ impl Networks {
                     att.interface.clone()
                 },
                 ip,
+                ip6: att.ip6.parse().ok(),
                 mac: Some(att.mac.clone()),
                 ports: mappings,
                 default_route: att.interface.is_empty() || att.interface == "eth0",
@@ -466,9 +570,7 @@ impl Networks {
         if let Ok(req) = self.request_for(id, att, ports) {
             let _ = berth_net::teardown(&req, &self.table, remove_link);
         }
-        if let Ok(ip) = att.ip.parse() {
-            self.release(&att.network, ip);
-        }
+        self.release(att);
     }
 
     /// Bring `lo` up in a fresh netns (`--network none`).
@@ -480,6 +582,40 @@ impl Networks {
             rt.set_up(1)
         })?;
         Ok(())
+    }
+}
+
+/// The IPv6 address of a new endpoint on `nr`: its `--ip6`, else the next free one; none on
+/// a network without IPv6.
+fn pick_ip6(
+    nr: &NetworkRecord,
+    pool: Option<&mut Pool6>,
+    want: Option<&str>,
+) -> Result<Option<Ipv6Addr>> {
+    let Some(pool) = pool else {
+        return match want {
+            Some(w) => Err(Error::Invalid(format!(
+                "network {} is not IPv6-enabled: cannot use IPv6 address {w}",
+                nr.name
+            ))),
+            None => Ok(None),
+        };
+    };
+    match want {
+        Some(w) => {
+            let ip: Ipv6Addr = w
+                .parse()
+                .map_err(|_| Error::Invalid(format!("invalid IPv6 address: {w}")))?;
+            if !pool.subnet.contains(ip) {
+                return Err(Error::Invalid(format!(
+                    "no configured subnet contains IP address {ip} (network {} has {})",
+                    nr.name, pool.subnet
+                )));
+            }
+            pool.reserve(ip)?;
+            Ok(Some(ip))
+        }
+        None => Ok(Some(pool.allocate()?)),
     }
 }
 

@@ -774,90 +774,60 @@ fn a_deleted_firewall_table_is_put_back_with_its_elements() {
     d.ok(&["rm", "-f", "fw"]);
 }
 
-/// The `berth` CLI against the same daemon.
-fn berth(d: &Daemon, args: &[&str]) -> String {
-    let o = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .arg("-H")
-        .arg(format!("unix://{}", d.sock.display()))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "berth {args:?} failed: {}{}",
-        stdout(&o),
-        stderr(&o)
-    );
-    stdout(&o).trim().to_string()
-}
-
 #[test]
 fn the_berth_cli_drives_networks_too() {
     if !engine::usable() {
         return;
     }
     let d = Daemon::start();
-    let id = berth(
-        &d,
-        &[
-            "network",
-            "create",
-            "--subnet",
-            "10.87.0.0/24",
-            "--label",
-            "by=berth",
-            "bn",
-        ],
-    );
+    let id = d.berth(&[
+        "network",
+        "create",
+        "--subnet",
+        "10.87.0.0/24",
+        "--label",
+        "by=berth",
+        "bn",
+    ]);
     assert_eq!(id.len(), 64, "{id}");
-    let ls = berth(&d, &["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    let ls = d.berth(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
     assert!(ls.lines().any(|l| l == "bn bridge"), "{ls}");
     assert_eq!(
-        berth(
-            &d,
-            &[
-                "network",
-                "inspect",
-                "-f",
-                "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
-                "bn"
-            ]
-        ),
+        d.berth(&[
+            "network",
+            "inspect",
+            "-f",
+            "{{range .IPAM.Config}}{{.Subnet}}{{end}}",
+            "bn"
+        ]),
         "10.87.0.0/24"
     );
-    berth(
-        &d,
-        &[
-            "run",
-            "-d",
-            "--name",
-            "bweb",
-            "--network",
-            "bn",
-            "--ip",
-            "10.87.0.9",
-            "--network-alias",
-            "site",
-            "busybox",
-            "sh",
-            "-c",
-            "echo hi > /index.html; httpd -f -p 80 -h /",
-        ],
-    );
-    berth(
-        &d,
-        &["run", "-d", "--name", "bcli", "busybox", "sleep", "600"],
-    );
-    berth(&d, &["network", "connect", "bn", "bcli"]);
+    d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "bweb",
+        "--network",
+        "bn",
+        "--ip",
+        "10.87.0.9",
+        "--network-alias",
+        "site",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi > /index.html; httpd -f -p 80 -h /",
+    ]);
+    d.berth(&["run", "-d", "--name", "bcli", "busybox", "sleep", "600"]);
+    d.berth(&["network", "connect", "bn", "bcli"]);
     assert!(
         eventually(Duration::from_secs(5), || reaches(&d, "bcli", "site")),
         "bcli, connected with the berth CLI, cannot reach site by name"
     );
-    berth(&d, &["network", "disconnect", "bn", "bcli"]);
+    d.berth(&["network", "disconnect", "bn", "bcli"]);
     assert!(!reaches(&d, "bcli", "10.87.0.9"), "still connected");
-    berth(&d, &["rm", "-f", "bweb", "bcli"]);
-    berth(&d, &["network", "rm", "bn"]);
-    let ls = berth(&d, &["network", "ls", "-q"]);
+    d.berth(&["rm", "-f", "bweb", "bcli"]);
+    d.berth(&["network", "rm", "bn"]);
+    let ls = d.berth(&["network", "ls", "-q"]);
     assert_eq!(ls.lines().count(), 3, "{ls}");
 }

@@ -202,6 +202,24 @@ impl Daemon {
         stdout(&out).trim().to_string()
     }
 
+    /// Run the berth CLI against this daemon and insist on success; stdout trimmed.
+    pub fn berth(&self, args: &[&str]) -> String {
+        let o = Command::new(bin_dir().join("berth"))
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "berth {args:?} failed: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        stdout(&o).trim().to_string()
+    }
+
     /// Every container id this daemon knows.
     pub fn all_ids(&self) -> Vec<String> {
         let out = self.docker(&["ps", "-aq", "--no-trunc"]);
