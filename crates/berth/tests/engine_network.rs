@@ -446,7 +446,7 @@ fn outbound_is_masqueraded_and_internal_networks_stay_inside() {
     );
     // Published ports on a user network: the outside client (whose real address the
     // container sees), the host's own 127.0.0.1, and a container via the host (hairpin).
-    // (UDP publishing is proven in berth-net's tests: busybox has no UDP server.)
+    // (UDP publishing: engine_network_scale.rs, with python3 from the host in a container.)
     d.ok(&[
         "run", "-d", "--name", "pub", "--network", "open", "-p", "8081:80",
         "busybox", "sh", "-c",
