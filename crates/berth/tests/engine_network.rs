@@ -4,8 +4,8 @@
 
 mod engine;
 
-use engine::{eventually, stderr, stdout, Daemon};
-use std::process::{Child, Command, Output, Stdio};
+use engine::{eventually, stderr, stdout, Daemon, Kill, Outside};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 /// The daemon's view of a link: `ip -o addr show DEV` and `ip -o link show DEV`.
@@ -383,62 +383,6 @@ fn static_addresses_isolation_and_connect_disconnect() {
     );
 }
 
-/// A process holding a fresh network namespace: "the outside world", linked to the
-/// daemon's netns by a veth (198.51.100.1 on the host's side, .2 out there).
-struct Outside(Child);
-
-impl Outside {
-    fn new(d: &Daemon) -> Outside {
-        let o = Outside(
-            Command::new("unshare")
-                .args(["--net", "sleep", "infinity"])
-                .stdin(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        std::thread::sleep(Duration::from_millis(100));
-        let pid = o.0.id().to_string();
-        let r = d.ns(&[
-            "ip", "link", "add", "bt-up", "type", "veth", "peer", "name", "eth0", "netns", &pid,
-        ]);
-        assert!(r.status.success(), "{}", stderr(&r));
-        d.ns(&["ip", "addr", "add", "198.51.100.1/24", "dev", "bt-up"]);
-        d.ns(&["ip", "link", "set", "bt-up", "up"]);
-        o.run(&["ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"]);
-        o.run(&["ip", "link", "set", "eth0", "up"]);
-        o.run(&["ip", "link", "set", "lo", "up"]);
-        o
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("nsenter");
-        c.args(["-t", &self.0.id().to_string(), "--net", "--"])
-            .args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-}
-
-impl Drop for Outside {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A child process killed when the test ends.
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn outbound_is_masqueraded_and_internal_networks_stay_inside() {
     if !engine::usable() {
@@ -502,7 +446,7 @@ fn outbound_is_masqueraded_and_internal_networks_stay_inside() {
     );
     // Published ports on a user network: the outside client (whose real address the
     // container sees), the host's own 127.0.0.1, and a container via the host (hairpin).
-    // (UDP publishing is proven in berth-net's tests: busybox has no UDP server.)
+    // (UDP publishing: engine_network_scale.rs, with python3 from the host in a container.)
     d.ok(&[
         "run", "-d", "--name", "pub", "--network", "open", "-p", "8081:80",
         "busybox", "sh", "-c",

@@ -293,3 +293,65 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     f()
 }
+
+/// A process holding a fresh network namespace: "the outside world", linked to the
+/// daemon's netns by a veth (198.51.100.1 on the host's side, .2 out there).
+pub struct Outside(Child);
+
+impl Outside {
+    pub fn new(d: &Daemon) -> Outside {
+        let o = Outside(
+            Command::new("unshare")
+                .args(["--net", "sleep", "infinity"])
+                .stdin(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        // Wait until unshare has made the netns (the link must not land in ours).
+        let me = std::fs::read_link("/proc/self/ns/net").unwrap();
+        let theirs = format!("/proc/{}/ns/net", o.0.id());
+        let made = eventually(Duration::from_secs(5), || {
+            std::fs::read_link(&theirs).is_ok_and(|ns| ns != me)
+        });
+        assert!(made, "unshare did not make the outside netns");
+        let pid = o.0.id().to_string();
+        let r = d.ns(&[
+            "ip", "link", "add", "bt-up", "type", "veth", "peer", "name", "eth0", "netns", &pid,
+        ]);
+        assert!(r.status.success(), "{}", stderr(&r));
+        d.ns(&["ip", "addr", "add", "198.51.100.1/24", "dev", "bt-up"]);
+        d.ns(&["ip", "link", "set", "bt-up", "up"]);
+        o.run(&["ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"]);
+        o.run(&["ip", "link", "set", "eth0", "up"]);
+        o.run(&["ip", "link", "set", "lo", "up"]);
+        o
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("nsenter");
+        c.args(["-t", &self.0.id().to_string(), "--net", "--"])
+            .args(args);
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+}
+
+impl Drop for Outside {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A child process killed when the test ends.
+pub struct Kill(pub Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
