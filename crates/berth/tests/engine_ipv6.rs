@@ -5,73 +5,9 @@
 
 mod engine;
 
-use engine::{eventually, stderr, stdout, Daemon};
-use std::process::{Child, Command, Output, Stdio};
+use engine::{eventually, stderr, stdout, Daemon, Kill, Outside};
+use std::process::Output;
 use std::time::Duration;
-
-/// The outside world over IPv6: a netns joined to the daemon's by a veth, the daemon's end
-/// 2001:db8:77::1, the outside 2001:db8:77::2 (documentation prefix, only in namespaces).
-struct Outside6(Child);
-
-impl Outside6 {
-    fn new(d: &Daemon) -> Outside6 {
-        let o = Outside6(
-            Command::new("unshare")
-                .args(["--net", "sleep", "infinity"])
-                .stdin(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        std::thread::sleep(Duration::from_millis(100));
-        let pid = o.0.id().to_string();
-        let r = d.ns(&[
-            "ip", "link", "add", "bt-up6", "type", "veth", "peer", "name", "eth0", "netns", &pid,
-        ]);
-        assert!(r.status.success(), "{}", stderr(&r));
-        d.ns(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "2001:db8:77::1/64",
-            "dev",
-            "bt-up6",
-            "nodad",
-        ]);
-        d.ns(&["ip", "link", "set", "bt-up6", "up"]);
-        o.run(&[
-            "ip",
-            "-6",
-            "addr",
-            "add",
-            "2001:db8:77::2/64",
-            "dev",
-            "eth0",
-            "nodad",
-        ]);
-        o.run(&["ip", "link", "set", "eth0", "up"]);
-        o.run(&["ip", "link", "set", "lo", "up"]);
-        o
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut c = Command::new("nsenter");
-        c.args(["-t", &self.0.id().to_string(), "--net", "--"])
-            .args(args);
-        c
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.cmd(args).output().unwrap()
-    }
-}
-
-impl Drop for Outside6 {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn fails(o: &Output, want: &str) {
     assert!(!o.status.success(), "expected a failure: {}", stdout(o));
@@ -279,7 +215,7 @@ fn ipv6_goes_out_masqueraded_and_published_ports_answer_over_ipv6() {
         return;
     }
     let d = Daemon::start();
-    let outside = Outside6::new(&d);
+    let outside = Outside::new(&d);
     // A server out there that answers with the address it sees.
     let server = outside
         .cmd(&["python3", "-c"])
@@ -353,16 +289,6 @@ fn ipv6_goes_out_masqueraded_and_published_ports_answer_over_ipv6() {
     assert!(!map.contains("elements"), "{map}");
     assert!(!from_outside().contains("2001:db8:77::2"));
     d.ok(&["network", "rm", "out6"]);
-}
-
-/// A child process killed when the test ends.
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]

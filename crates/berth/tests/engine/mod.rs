@@ -295,7 +295,8 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
 }
 
 /// A process holding a fresh network namespace: "the outside world", linked to the
-/// daemon's netns by a veth (198.51.100.1 on the host's side, .2 out there).
+/// daemon's netns by a veth (198.51.100.1 and 2001:db8:77::1 on the host's side, .2 and ::2
+/// out there; documentation ranges, only inside these namespaces).
 pub struct Outside(Child);
 
 impl Outside {
@@ -324,6 +325,26 @@ impl Outside {
         o.run(&["ip", "addr", "add", "198.51.100.2/24", "dev", "eth0"]);
         o.run(&["ip", "link", "set", "eth0", "up"]);
         o.run(&["ip", "link", "set", "lo", "up"]);
+        d.ns(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:77::1/64",
+            "dev",
+            "bt-up",
+            "nodad",
+        ]);
+        o.run(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8:77::2/64",
+            "dev",
+            "eth0",
+            "nodad",
+        ]);
         o
     }
 
