@@ -5,7 +5,7 @@
 mod engine;
 
 use engine::{eventually, stderr, stdout, Daemon, Kill, Outside};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 /// The daemon's view of a link: `ip -o addr show DEV` and `ip -o link show DEV`.
