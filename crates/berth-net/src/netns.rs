@@ -40,3 +40,15 @@ pub fn sysctl(key: &str, value: &str) -> Result<()> {
     }
     std::fs::write(&path, value).ctx(|| format!("setting sysctl {key}={value}"))
 }
+
+/// Switches IPv6 off on interface `ifname` of the calling thread's netns, before it goes up:
+/// no link-local address, DAD, MLD or router solicitations, and no per-interface IPv6
+/// routes (a bridge port needs none; each one costs the whole host at scale). A kernel
+/// without IPv6 has nothing to switch off.
+pub fn disable_ipv6(ifname: &str) -> Result<()> {
+    let key = format!("net/ipv6/conf/{ifname}/disable_ipv6");
+    match std::fs::write(format!("/proc/sys/{key}"), "1") {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        r => r.ctx(|| format!("setting sysctl {key}=1")),
+    }
+}

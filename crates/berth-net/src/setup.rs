@@ -145,6 +145,7 @@ pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachmen
     })?;
     let mut inside = || -> Result<()> {
         rt.set_hairpin(veth_idx)?;
+        netns::disable_ipv6(&host_veth)?;
         rt.set_up(veth_idx)?;
         netns::run_in(ns, || {
             let mut rt = Route::open()?;
@@ -152,6 +153,10 @@ pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachmen
             let idx = rt.link_index(&ep.interface)?.ok_or_else(|| {
                 Error::Protocol(format!("{} missing in the container", ep.interface))
             })?;
+            if address6.is_none() {
+                // An IPv4-only network: no IPv6 on its interface (docker 26 does the same).
+                netns::disable_ipv6(&ep.interface)?;
+            }
             rt.add_addr(idx, prefix(&address))?;
             rt.set_up(idx)?;
             if !net.internal && ep.default_route {
