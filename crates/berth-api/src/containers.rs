@@ -265,35 +265,6 @@ pub async fn top(State(eng): State<Eng>, Path(id): Path<String>) -> ApiResult<Js
     .await
 }
 
-pub async fn stats(State(eng): State<Eng>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    blocking(&eng, move |e| {
-        let r = e.find(&id)?;
-        let s = e.stats(&id)?;
-        let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-        let system = std::fs::read_to_string("/proc/stat")
-            .unwrap_or_default()
-            .lines()
-            .next()
-            .map(|l| l.split_whitespace().skip(1).filter_map(|v| v.parse::<u64>().ok()).sum::<u64>() * 10_000_000)
-            .unwrap_or(0);
-        let cpu = json!({
-            "cpu_usage": {"total_usage": s.cpu.usage.total, "percpu_usage": s.cpu.usage.percpu,
-                          "usage_in_kernelmode": s.cpu.usage.kernel, "usage_in_usermode": s.cpu.usage.user},
-            "system_cpu_usage": system, "online_cpus": cpus,
-            "throttling_data": {"periods": s.cpu.throttling.periods, "throttled_periods": s.cpu.throttling.throttled_periods, "throttled_time": s.cpu.throttling.throttled_time},
-        });
-        Ok(Json(json!({
-            "id": r.id, "name": format!("/{}", r.name), "read": berth_engine::now(), "preread": "0001-01-01T00:00:00Z",
-            "pids_stats": {"current": s.pids.current, "limit": s.pids.limit},
-            "cpu_stats": cpu, "precpu_stats": cpu,
-            "memory_stats": {"usage": s.memory.usage.usage, "max_usage": s.memory.usage.max, "limit": s.memory.usage.limit, "failcnt": s.memory.usage.failcnt, "stats": s.memory.raw},
-            "blkio_stats": {"io_service_bytes_recursive": s.blkio.io_service_bytes_recursive.iter().map(|b| json!({"major": b.major, "minor": b.minor, "op": b.op, "value": b.value})).collect::<Vec<_>>()},
-            "networks": {},
-        })))
-    })
-    .await
-}
-
 pub async fn logs(State(eng): State<Eng>, Path(id): Path<String>, q: Q) -> ApiResult<Response> {
     let o = LogOpts {
         stdout: flag(&q, "stdout"),

@@ -12,6 +12,7 @@ mod hijack;
 mod images;
 mod inspect;
 mod networks;
+mod stats;
 mod stream;
 mod system;
 mod volumes;
@@ -62,7 +63,7 @@ pub fn router(engine: Eng) -> Router {
         .route("/containers/{id}/unpause", post(containers::unpause))
         .route("/containers/{id}/rename", post(containers::rename))
         .route("/containers/{id}/top", get(containers::top))
-        .route("/containers/{id}/stats", get(containers::stats))
+        .route("/containers/{id}/stats", get(stats::stats))
         .route("/containers/{id}/resize", post(containers::resize))
         .route("/containers/{id}/logs", get(containers::logs))
         .route(
