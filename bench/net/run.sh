@@ -8,7 +8,9 @@
 #     call in-process (what the engine pays), from berth-net's `netbench` example.
 #  2. Setup and teardown with 1, 100 and 1000 containers already attached to one network:
 #     the network is filled to each level (untimed), then SCALE_N timed attach+detach cycles
-#     of one more container. The CLIs, and berth-net in-process (bench/net/inproc).
+#     of one more container. The CLIs, and berth-net in-process (bench/net/inproc); and that
+#     again with IPv6 turned off in every netns, an experiment that shows what IPv6's
+#     link-local multicast (flooded by the bridge to every port) costs at scale.
 #  3. Throughput with iperf3 against docker and podman: container -> container and through a
 #     published port, loopback as the ceiling (bench/net/throughput.sh, see its header).
 #
@@ -106,6 +108,26 @@ op() {
   esac
 }
 
+# settle: wait until the kernel has reaped the netns deleted so far (it does that in a worker,
+# after `ip netns del` returns, and with a veth on a bridge of 1000 ports that takes seconds),
+# so one tool's leftovers are not timed with the next: until the count of live network
+# namespaces (slab net_namespace) is back near where it was at the start, or stops falling
+# for 10 s; at most 5 minutes.
+netns_live() { awk '$1 == "net_namespace" { print $2 }' /proc/slabinfo 2>/dev/null; }
+NETNS0=$(netns_live)
+settle() {
+  local n low stale=0
+  [ -n "$NETNS0" ] || { sleep 10; return 0; }
+  low=$(netns_live)
+  for _ in $(seq 600); do
+    n=$(netns_live)
+    [ "$n" -le $((NETNS0 + 20)) ] && return 0
+    if [ "$n" -lt "$low" ]; then low=$n; stale=0; else stale=$((stale + 1)); fi
+    [ "$stale" -ge 20 ] && return 0
+    sleep 0.5
+  done
+}
+
 ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }'; }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print "-"; exit } m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f", m }'; }
 sum() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.2f", a + b }'; }
@@ -131,6 +153,7 @@ cycle() {
   ip netns add "${P}w$o"; op attach "$tool" "$host" "${P}w$o" "$o" 9999 0 # warm-up: makes the bridge
   for i in $(seq 1 "$N"); do timed_cycle "$tool" "$host" "$o" "$i" "$ports" "$TMP/$tool-$ports"; done
   ip netns del "${P}w$o"; ip netns del "$host"
+  settle
 }
 
 part_setup() {
@@ -189,7 +212,7 @@ levels() {
   done
   for c in $(seq 1 "$kept"); do ip netns del "${P}k$o-$c"; done
   ip netns del "$host"
-  sleep 5 # let the kernel reap the kept netns before the next tool is timed
+  settle
 }
 
 part_scale() {
@@ -201,6 +224,10 @@ part_scale() {
   done
   echo "part 2: berth-net in-process..." >&2
   "$INPROC" "$SCALE_N" "${LEVELS[@]}" >"$TMP/inproc.levels"
+  settle
+  echo "part 2: berth-net in-process, IPv6 off (experiment)..." >&2
+  BENCH_NO_IPV6=1 "$INPROC" "$SCALE_N" "${LEVELS[@]}" >"$TMP/inproc-noipv6.levels"
+  settle
 
   echo "## setup and teardown with 1, 100 and $SCALE containers already attached to one network"
   echo
@@ -221,10 +248,19 @@ part_scale() {
       echo "| $t | $L | $s ($(median <"$TMP/$t@$L.fill")) | $d | $st | $(median <"$TMP/$t@$L.cycle") | $(ratio "$st" "$base") |"
     done
   done
-  while read -r L s d fill; do
-    st=$(sum "$s" "$d")
-    printf '| berth (in-process) | %s | %.2f (%.2f) | %.2f | %s | | |\n' "$L" "$s" "$fill" "$d" "$st"
-  done <"$TMP/inproc.levels"
+  for t in inproc inproc-noipv6; do
+    local label="berth (in-process)"
+    [ $t = inproc-noipv6 ] && label="berth (in-process, IPv6 off: experiment)"
+    while read -r L s d fill; do
+      st=$(sum "$s" "$d")
+      printf '| %s | %s | %.2f (%.2f) | %.2f | %s | | |\n' "$label" "$L" "$s" "$fill" "$d" "$st"
+    done <"$TMP/$t.levels"
+  done
+  echo
+  echo "IPv6 off (experiment): the same in-process run with \`disable_ipv6\` set in the host netns" \
+    "and in every container netns before any link exists (berth does not do that yet): without" \
+    "IPv6's link-local traffic (DAD, router and MLD solicitations, which the bridge floods to every" \
+    "port and every container's IPv6 stack then handles) setup stays flat."
   echo
 }
 
@@ -242,6 +278,7 @@ report() {
   [[ $PARTS == *" scale "* ]] && part_scale
   if [[ $PARTS == *" throughput "* ]]; then
     echo "part 3: throughput..." >&2
+    settle
     bench/net/throughput.sh || echo "(throughput.sh failed: exit $?)"
     echo
   fi

@@ -15,9 +15,35 @@ use nix::sched::{unshare, CloneFlags};
 
 const TABLE: &str = "berth";
 
+/// An experiment, to see what IPv6's link-local traffic (DAD, router and MLD solicitations,
+/// flooded by the bridge to every port) costs at scale: BENCH_NO_IPV6=host turns IPv6 off in
+/// the "host" netns (bridge and host-side veths), =containers in every container netns, =1 in
+/// both; always before any link exists.
+fn no_ipv6_in(which: &str) -> bool {
+    match std::env::var("BENCH_NO_IPV6").as_deref() {
+        Ok("1") => true,
+        Ok(v) => v == which,
+        Err(_) => false,
+    }
+}
+
+/// Turns IPv6 off in the calling thread's netns (/proc/sys/net is the opener's netns).
+fn disable_ipv6() {
+    for conf in ["all", "default"] {
+        std::fs::write(
+            format!("/proc/sys/net/ipv6/conf/{conf}/disable_ipv6"),
+            "1",
+        )
+        .ok();
+    }
+}
+
 fn new_netns() -> OwnedFd {
     std::thread::spawn(|| {
         unshare(CloneFlags::CLONE_NEWNET).expect("unshare netns");
+        if no_ipv6_in("containers") {
+            disable_ipv6();
+        }
         OwnedFd::from(std::fs::File::open("/proc/thread-self/ns/net").expect("open netns"))
     })
     .join()
@@ -54,6 +80,9 @@ fn main() {
         .collect();
     let (cycles, levels) = args.split_first().expect("usage: bench-net-inproc CYCLES LEVEL...");
     unshare(CloneFlags::CLONE_NEWNET).expect("a fresh host netns (needs root)");
+    if no_ipv6_in("host") {
+        disable_ipv6();
+    }
 
     // The containers kept attached; the first one also makes the bridge and the table.
     let mut kept: Vec<OwnedFd> = Vec::new();
