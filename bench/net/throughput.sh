@@ -99,10 +99,11 @@ cleanup() {
   local h pid id left='' ns e
   # containers first, through their engine (it releases what it made), then the daemons
   for e in "${ENGINES[@]}"; do
+    local rm=(rm -f); [ "$e" = podman ] && rm=(rm -f -t 0) # podman's -f waits for SIGTERM first
     # shellcheck disable=SC2046 # ids, one a word
     [ -s "$WORK/$e.ids" ] && [ -n "${CLI[$e]:-}" ] &&
       timeout 60 nsenter -t "$(cat "$WORK/$e.ns")" --net --mount --pid -- \
-        ${CLI[$e]} rm -f $(cat "$WORK/$e.ids") >/dev/null 2>&1
+        ${CLI[$e]} "${rm[@]}" $(cat "$WORK/$e.ids") >/dev/null 2>&1
   done
   for pid in "$(cat "$WORK/berth.pid" 2>/dev/null)" "$(cat "$WORK/docker.pid" 2>/dev/null)"; do
     [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null
