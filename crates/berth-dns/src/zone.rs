@@ -66,13 +66,15 @@ impl Zone {
                 .or_default()
                 .insert(container_id.to_string());
         }
-        net.containers
-            .insert(container_id.to_string(), Entry {
+        net.containers.insert(
+            container_id.to_string(),
+            Entry {
                 names,
                 keys,
                 ip,
                 ip6: None,
-            });
+            },
+        );
     }
 
     /// Gives a container recorded with [`Zone::set`] its IPv6 address on `network` (AAAA).

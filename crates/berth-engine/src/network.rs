@@ -363,7 +363,9 @@ impl Networks {
             }
             None => {
                 if req.gateway6.is_some() {
-                    return Err(Error::Invalid("an IPv6 gateway needs an IPv6 --subnet".into()));
+                    return Err(Error::Invalid(
+                        "an IPv6 gateway needs an IPv6 --subnet".into(),
+                    ));
                 }
                 pick_subnet6(id, &taken)?
             }
@@ -431,8 +433,12 @@ impl Networks {
         interface: String,
     ) -> Result<NetAttach> {
         let ipam = settings.and_then(|s| s.ipam_config.as_ref());
-        let want_ip = ipam.map(|i| i.ipv4_address.clone()).filter(|s| !s.is_empty());
-        let want_ip6 = ipam.map(|i| i.ipv6_address.clone()).filter(|s| !s.is_empty());
+        let want_ip = ipam
+            .map(|i| i.ipv4_address.clone())
+            .filter(|s| !s.is_empty());
+        let want_ip6 = ipam
+            .map(|i| i.ipv6_address.clone())
+            .filter(|s| !s.is_empty());
         if nr.name == "bridge" && (want_ip.is_some() || want_ip6.is_some()) {
             return Err(Error::Invalid(
                 "user specified IP address is supported on user defined networks only".into(),

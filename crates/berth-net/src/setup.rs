@@ -135,14 +135,25 @@ pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachmen
 
     let mut rt = Route::open()?;
     let bridge_idx = ensure_bridge(&mut rt, net)?;
-    let veth_idx = rt.create_veth(&VethSpec {
+    let spec = VethSpec {
         host_name: &host_veth,
         master: bridge_idx,
         mtu: net.mtu,
         peer_name: &ep.interface,
         peer_netns: ns.as_fd(),
         peer_mac: Some(mac),
-    })?;
+    };
+    let veth_idx = match rt.create_veth(&spec) {
+        // The name is this container's on this network: a link by that name is the one of
+        // its previous run, whose netns the kernel has not reaped yet (a fast restart).
+        Err(Error::Netlink { errno, .. }) if errno.raw_os_error() == Some(libc::EEXIST) => {
+            if let Some(stale) = rt.link_index(&host_veth)? {
+                rt.delete_link(stale)?;
+            }
+            rt.create_veth(&spec)?
+        }
+        r => r?,
+    };
     let mut inside = || -> Result<()> {
         rt.set_hairpin(veth_idx)?;
         netns::disable_ipv6(&host_veth)?;

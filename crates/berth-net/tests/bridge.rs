@@ -528,3 +528,26 @@ fn a_port_published_twice_is_refused_by_name() {
         .contains(&berth_net::host_veth_name("d2", &net.name)));
     assert!(!c2.sh(&["ip", "-o", "link"]).contains("eth0"));
 }
+
+#[test]
+fn a_restarted_container_replaces_its_stale_veth() {
+    if !root_or_skip() {
+        return;
+    }
+    let w = World::new();
+    let net = network("r", "10.89.0.0/24", false);
+    // The first run's netns is still alive (the kernel has not reaped it yet) when the
+    // same container starts again: its host veth name is taken.
+    let (old, req) = w.container(&net, "rs", "10.89.0.2", vec![]);
+    w.host
+        .within(|| berth_net::teardown(&req, DEFAULT_TABLE, false))
+        .unwrap();
+    let (new, _) = w.container(&net, "rs", "10.89.0.2", vec![]);
+    let (c2, _) = w.container(&net, "rs2", "10.89.0.3", vec![]);
+    assert!(c2.ping(Ipv4Addr::new(10, 89, 0, 2)), "the new run answers");
+    assert!(new.run(&["ip", "link", "show", "eth0"]).status.success());
+    assert!(
+        !old.run(&["ip", "link", "show", "eth0"]).status.success(),
+        "the old run's peer went with its veth"
+    );
+}
