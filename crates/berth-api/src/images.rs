@@ -23,7 +23,7 @@ type Q = Query<HashMap<String, String>>;
 
 pub fn summary(i: &Image) -> Value {
     json!({
-        "Id": i.id.to_string(), "ParentId": "", "RepoTags": i.repo_tags, "RepoDigests": [],
+        "Id": i.id.to_string(), "ParentId": "", "RepoTags": i.repo_tags, "RepoDigests": i.repo_digests,
         "Created": unix_secs(i.created()), "Size": i.size, "SharedSize": -1, "VirtualSize": i.size,
         "Labels": i.container_config().labels.unwrap_or_default(), "Containers": -1,
     })
@@ -32,7 +32,7 @@ pub fn summary(i: &Image) -> Value {
 fn inspect_json(i: &Image) -> Value {
     let c = &i.config;
     json!({
-        "Id": i.id.to_string(), "RepoTags": i.repo_tags, "RepoDigests": [], "Parent": "", "Comment": "",
+        "Id": i.id.to_string(), "RepoTags": i.repo_tags, "RepoDigests": i.repo_digests, "Parent": "", "Comment": "",
         "Created": i.created(), "DockerVersion": "", "Author": c["author"].as_str().unwrap_or(""),
         "Config": c["config"], "Architecture": c["architecture"], "Os": c["os"],
         "Size": i.size, "VirtualSize": i.size,
@@ -167,10 +167,17 @@ pub async fn by_name_post(
                 );
                 let opts = options(&e, auth, &sink);
                 match berth_image::registry::push(&r, &e.images.store, &opts) {
-                    Ok(p) => line(
-                        &sink,
-                        json!({"status": format!("{}: digest: {} size: {}", r.tag().unwrap_or("latest"), p.manifest_digest, 0)}),
-                    ),
+                    Ok(p) => {
+                        let d = &p.manifest_digest;
+                        if let Err(err) = e.images.record_digest(&r, d, d) {
+                            eprintln!("berth: recording {r}@{d}: {err}");
+                        }
+                        let size = e.images.store.size(d).unwrap_or(0);
+                        line(
+                            &sink,
+                            json!({"status": format!("{}: digest: {d} size: {size}", r.tag().unwrap_or("latest"))}),
+                        )
+                    }
                     Err(err) => line(
                         &sink,
                         json!({"errorDetail": {"message": err.to_string()}, "error": err.to_string()}),
@@ -291,13 +298,23 @@ pub async fn create(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Res
     let e = eng.clone();
     let body = blocking_body(move |sink| {
         let sink = Arc::new(Mutex::new(sink));
+        let id = match (r.digest(), r.tag()) {
+            (Some(d), _) => d.to_string(),
+            (None, t) => t.unwrap_or("latest").to_string(),
+        };
         line(
             &sink,
-            json!({"status": format!("Pulling from {}", r.familiar_name()), "id": r.tag().unwrap_or("latest")}),
+            json!({"status": format!("Pulling from {}", r.path()), "id": id}),
         );
         let opts = options(&e, auth, &sink);
         match berth_image::registry::pull(&r, &e.images.store, &platform, &opts) {
             Ok(p) => {
+                if r.digest().is_none() {
+                    let d = p.index_digest.as_ref().unwrap_or(&p.manifest_digest);
+                    if let Err(err) = e.images.record_digest(&r, d, &p.manifest_digest) {
+                        eprintln!("berth: recording {r}@{d}: {err}");
+                    }
+                }
                 line(
                     &sink,
                     json!({"status": format!("Digest: {}", p.manifest_digest)}),

@@ -8,6 +8,8 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_engine::Status;
+use berth_image::registry::{BasicAuth, Options, Registry};
+use berth_image::Error as ImageError;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -158,11 +160,55 @@ pub async fn df(State(eng): State<Eng>) -> ApiResult<Json<Value>> {
     .await
 }
 
-pub async fn auth() -> ApiResult<Response> {
-    Err(ApiError::Status(
-        StatusCode::NOT_IMPLEMENTED,
-        "login through the daemon is not supported yet; use `berth login`".into(),
-    ))
+/// The registry domain a login's `serveraddress` names: Docker Hub's index address (or
+/// nothing) is `docker.io`; otherwise the host[:port], scheme and path dropped.
+fn login_domain(server: &str) -> String {
+    let s = server.trim();
+    let s = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s);
+    let host = s.split('/').next().unwrap_or("");
+    match host {
+        "" | "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io".into(),
+        h => h.to_string(),
+    }
+}
+
+/// POST `/auth`: checks a user name and password against the registry (`GET /v2/`,
+/// answering its basic or bearer challenge), as dockerd does; the client keeps them.
+/// Rejected credentials are a 401 with dockerd's text.
+pub async fn auth(State(eng): State<Eng>, Json(body): Json<Value>) -> ApiResult<Json<Value>> {
+    let username = body["username"].as_str().unwrap_or("").to_string();
+    let password = body["password"].as_str().unwrap_or("").to_string();
+    if username.is_empty() || password.is_empty() {
+        return Err(ApiError::bad("Username and password are required"));
+    }
+    let domain = login_domain(body["serveraddress"].as_str().unwrap_or(""));
+    blocking(&eng, move |e| {
+        let opts = Options {
+            insecure: e.cfg.insecure_registries.clone(),
+            auth: Some(BasicAuth { username, password }),
+            ..Options::default()
+        };
+        let reg = Registry::new(&domain, &opts)?;
+        match reg.ping() {
+            Ok(()) => Ok(Json(
+                json!({"Status": "Login Succeeded", "IdentityToken": ""}),
+            )),
+            Err(ImageError::AuthenticationRequired { .. }) => Err(ApiError::Status(
+                StatusCode::UNAUTHORIZED,
+                format!(
+                    "login attempt to {}/v2/ failed with status: 401 Unauthorized",
+                    reg.base_url()
+                ),
+            )),
+            Err(err) => Err(ApiError::internal(format!(
+                "login to {domain} failed: {err}"
+            ))),
+        }
+    })
+    .await
 }
 
 pub async fn not_implemented() -> Response {

@@ -22,6 +22,8 @@ pub struct Image {
     pub diff_ids: Vec<Digest>,
     /// Familiar names (`busybox:latest`) pointing at this image.
     pub repo_tags: Vec<String>,
+    /// Familiar `name@sha256:...` refs pointing at this image (set by pull and push).
+    pub repo_digests: Vec<String>,
     /// Sum of the layer blobs' sizes.
     pub size: u64,
 }
@@ -138,6 +140,7 @@ impl Images {
             layers,
             diff_ids,
             repo_tags: Vec::new(),
+            repo_digests: Vec::new(),
             size,
         };
         for (name, d) in self.store.refs()? {
@@ -145,6 +148,8 @@ impl Images {
                 if let Ok(r) = Reference::parse(&name) {
                     if r.tag().is_some() {
                         img.repo_tags.push(r.familiar());
+                    } else if r.digest().is_some() {
+                        img.repo_digests.push(r.familiar());
                     }
                 }
             }
@@ -162,7 +167,10 @@ impl Images {
         for d in by_manifest.keys() {
             let Ok(img) = self.load(d) else { continue };
             match out.iter_mut().find(|i| i.id == img.id) {
-                Some(i) => i.repo_tags.extend(img.repo_tags),
+                Some(i) => {
+                    i.repo_tags.extend(img.repo_tags);
+                    i.repo_digests.extend(img.repo_digests);
+                }
                 None => out.push(img),
             }
         }
@@ -192,6 +200,14 @@ impl Images {
         }
         out.reverse();
         Ok(out)
+    }
+
+    /// Record `repo@digest` (the digest a registry knows the image by) for the image
+    /// whose manifest is `manifest`, as docker's RepoDigests after a pull or a push.
+    pub fn record_digest(&self, r: &Reference, digest: &Digest, manifest: &Digest) -> Result<()> {
+        self.store
+            .set_ref(&r.with_digest(digest).to_string(), manifest)?;
+        Ok(())
     }
 
     /// Point `target` (`repo[:tag]`) at the image `source` names.
