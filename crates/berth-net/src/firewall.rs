@@ -40,17 +40,16 @@ pub(crate) fn commit_elements(
         }
         b
     };
-    let mut sock = nft::socket()?;
-    let result = match build().commit(&mut sock) {
+    let result = with_socket(|sock| match build().commit(sock) {
         Err(Error::Netlink { errno, .. }) if errno.raw_os_error() == Some(libc::ENOENT) => {
             if !add {
                 return Ok(()); // no table: nothing to remove
             }
-            ruleset::apply(table).commit(&mut sock)?;
-            build().commit(&mut sock)
+            ruleset::apply(table).commit(sock)?;
+            build().commit(sock)
         }
         r => r,
-    };
+    });
     match result {
         Err(Error::Netlink { what, errno, .. })
             if errno.raw_os_error() == Some(libc::EEXIST) && what.starts_with("publishing") =>
@@ -61,6 +60,33 @@ pub(crate) fn commit_elements(
         }
         r => r,
     }
+}
+
+thread_local! {
+    /// This thread's nfnetlink socket and the netns it was opened in.
+    static SOCKET: std::cell::RefCell<Option<(u64, crate::netlink::Socket)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Runs `f` on this thread's nfnetlink socket for its current netns, kept open between
+/// commits: closing one makes nf_tables flush its pending destroy work, which waits a whole
+/// RCU grace period (10 ms here) after any commit that removed elements.
+fn with_socket<T>(f: impl FnOnce(&mut crate::netlink::Socket) -> Result<T>) -> Result<T> {
+    use std::os::unix::fs::MetadataExt;
+    let ns = std::fs::metadata("/proc/thread-self/ns/net")
+        .map(|m| m.ino())
+        .unwrap_or(0);
+    let cached = SOCKET.with(|c| c.borrow_mut().take());
+    let mut sock = match cached {
+        Some((id, s)) if id == ns && ns != 0 => s,
+        _ => nft::socket()?,
+    };
+    let r = f(&mut sock);
+    if !matches!(&r, Err(e) if !matches!(e, Error::Netlink { .. })) {
+        // Kept unless the socket itself failed (a netlink error leaves it usable).
+        SOCKET.with(|c| *c.borrow_mut() = Some((ns, sock)));
+    }
+    r
 }
 
 /// Dumps objects of `msg` kind in `table`, returning the string attribute `name_attr` of each.

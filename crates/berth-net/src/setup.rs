@@ -117,6 +117,10 @@ pub(crate) fn port_elements(req: &Request) -> Vec<(&'static str, Element)> {
     out
 }
 
+fn exists(e: &Error) -> bool {
+    matches!(e, Error::Netlink { errno, .. } if errno.raw_os_error() == Some(libc::EEXIST))
+}
+
 /// Attaches the container whose netns is `ns` to the request's network.
 pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachment> {
     req.validate()?;
@@ -146,11 +150,16 @@ pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachmen
     let veth_idx = match rt.create_veth(&spec) {
         // The name is this container's on this network: a link by that name is the one of
         // its previous run, whose netns the kernel has not reaped yet (a fast restart).
-        Err(Error::Netlink { errno, .. }) if errno.raw_os_error() == Some(libc::EEXIST) => {
-            if let Some(stale) = rt.link_index(&host_veth)? {
-                rt.delete_link(stale)?;
+        // A container already attached (its interface is there) is refused.
+        Err(e @ Error::Netlink { .. }) if exists(&e) => {
+            let attached = netns::run_in(ns, || Route::open()?.link_index(&ep.interface))?;
+            match rt.link_index(&host_veth)? {
+                Some(stale) if attached.is_none() => {
+                    rt.delete_link(stale)?;
+                    rt.create_veth(&spec)?
+                }
+                _ => return Err(e),
             }
-            rt.create_veth(&spec)?
         }
         r => r?,
     };
