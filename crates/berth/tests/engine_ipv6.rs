@@ -5,7 +5,7 @@
 
 mod engine;
 
-use engine::{eventually, stderr, stdout, Daemon, Kill, Outside};
+use engine::{eventually, stderr, stdout, Daemon, Outside};
 use std::process::Output;
 use std::time::Duration;
 
@@ -217,17 +217,7 @@ fn ipv6_goes_out_masqueraded_and_published_ports_answer_over_ipv6() {
     let d = Daemon::start();
     let outside = Outside::new(&d);
     // A server out there that answers with the address it sees.
-    let server = outside
-        .cmd(&["python3", "-c"])
-        .arg(
-            "import socket\ns=socket.socket(socket.AF_INET6);s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
-             s.bind(('2001:db8:77::2',8000));s.listen(8)\n\
-             while True:\n  c,a=s.accept();c.sendall((a[0]+'\\n').encode());c.close()",
-        )
-        .spawn()
-        .unwrap();
-    let _server = Kill(server);
-    std::thread::sleep(Duration::from_millis(300));
+    let _server = outside.peer_server("2001:db8:77::2");
     d.ok(&[
         "network",
         "create",
@@ -269,14 +259,7 @@ fn ipv6_goes_out_masqueraded_and_published_ports_answer_over_ipv6() {
         "-c",
         WHO,
     ]);
-    let from_outside = || {
-        let o = outside.run(&[
-            "python3",
-            "-c",
-            "import urllib.request as u;print(u.urlopen('http://[2001:db8:77::1]:8086/cgi-bin/ip',timeout=2).read().decode())",
-        ]);
-        format!("{}{}", stdout(&o), stderr(&o))
-    };
+    let from_outside = || outside.fetch("http://[2001:db8:77::1]:8086/cgi-bin/ip");
     assert!(
         eventually(Duration::from_secs(5), || from_outside()
             .contains("2001:db8:77::2")),

@@ -390,19 +390,8 @@ fn outbound_is_masqueraded_and_internal_networks_stay_inside() {
     }
     let d = Daemon::start();
     let outside = Outside::new(&d);
-    let on = |args: &[&str]| outside.run(args);
     // A server out there that answers with the address it sees.
-    let server = outside
-        .cmd(&["python3", "-c"])
-        .arg(
-            "import socket\ns=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
-             s.bind(('198.51.100.2',8000));s.listen(8)\n\
-             while True:\n  c,a=s.accept();c.sendall((a[0]+'\\n').encode());c.close()",
-        )
-        .spawn()
-        .unwrap();
-    let _server = Kill(server);
-    std::thread::sleep(Duration::from_millis(300));
+    let _server = outside.peer_server("198.51.100.2");
 
     d.ok(&["network", "create", "--subnet", "10.83.0.0/24", "open"]);
     d.ok(&[
@@ -453,14 +442,7 @@ fn outbound_is_masqueraded_and_internal_networks_stay_inside() {
         "mkdir -p /w/cgi-bin; printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /w/cgi-bin/ip; \
          busybox chmod +x /w/cgi-bin/ip; httpd -f -p 80 -h /w",
     ]);
-    let from_outside = || {
-        let o = on(&[
-            "python3",
-            "-c",
-            "import urllib.request as u;print(u.urlopen('http://198.51.100.1:8081/cgi-bin/ip',timeout=2).read().decode())",
-        ]);
-        format!("{}{}", stdout(&o), stderr(&o))
-    };
+    let from_outside = || outside.fetch("http://198.51.100.1:8081/cgi-bin/ip");
     assert!(
         eventually(Duration::from_secs(5), || from_outside()
             .contains("198.51.100.2")),

@@ -358,6 +358,39 @@ impl Outside {
     pub fn run(&self, args: &[&str]) -> Output {
         self.cmd(args).output().unwrap()
     }
+
+    /// A TCP server out there on `addr` port 8000 that answers each connection with the
+    /// address it sees (IPv4 or IPv6); it ends with the returned guard.
+    pub fn peer_server(&self, addr: &str) -> Kill {
+        let family = if addr.contains(':') {
+            "AF_INET6"
+        } else {
+            "AF_INET"
+        };
+        let server = self
+            .cmd(&["python3", "-c"])
+            .arg(format!(
+                "import socket\ns=socket.socket(socket.{family});s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n\
+                 s.bind(('{addr}',8000));s.listen(8)\n\
+                 while True:\n  c,a=s.accept();c.sendall((a[0]+'\\n').encode());c.close()"
+            ))
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        Kill(server)
+    }
+
+    /// GET `url` from out there: the body, or the error.
+    pub fn fetch(&self, url: &str) -> String {
+        let o = self.run(&[
+            "python3",
+            "-c",
+            &format!(
+                "import urllib.request as u;print(u.urlopen('{url}',timeout=2).read().decode())"
+            ),
+        ]);
+        format!("{}{}", stdout(&o), stderr(&o))
+    }
 }
 
 impl Drop for Outside {
