@@ -49,6 +49,8 @@ BERTH_SHIM=${BERTH_SHIM:-$(dirname "$BERTH_BIN")/berth-shim}
 
 # --- the namespaces, and leaving nothing behind ---------------------------------------------
 WORK=$(mktemp -d /tmp/berth-bench-images.XXXXXX)
+berth_parent_existed=0 # the berth daemon's parent cgroup, removed after if this run made it
+[ -d /sys/fs/cgroup/pids/berth ] && berth_parent_existed=1
 T=$WORK/t
 mkdir -p "$T"
 DOCKER_CG=berth-bench-images-$$ # dockerd's --cgroup-parent
@@ -106,6 +108,7 @@ cleanup() {
   for _ in $(seq 20); do
     rm_cgroups "$DOCKER_CG"
     for id in $(cat "$WORK/berth.ids" 2>/dev/null); do rm_cgroups "berth/$id"; done
+    [ $berth_parent_existed = 0 ] && rm_cgroups berth
     for id in $(grep -ho '"ID":"[0-9a-f]\{64\}"' "$WORK/podman/tmp/events/events.log" 2>/dev/null | cut -d'"' -f4 | sort -u); do
       rm_cgroups "libpod_parent/libpod-$id"
     done

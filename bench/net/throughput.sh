@@ -53,6 +53,8 @@ HOLDERS=()                       # NAME:PID of each engine namespace's init
 LOOP_PID=
 libpod_parent_existed=0
 [ -d /sys/fs/cgroup/pids/libpod_parent ] && libpod_parent_existed=1
+berth_parent_existed=0 # the berth daemon's parent cgroup, removed after if this run made it
+[ -d /sys/fs/cgroup/pids/berth ] && berth_parent_existed=1
 
 # --- namespaces ------------------------------------------------------------------------------
 # ns_new NAME: a pid+net+mount namespace whose init is tini, lo up, private tmpfs on /run and
@@ -123,6 +125,7 @@ cleanup() {
     while read -r id; do rm_cgroups "berth/$id"; done < <(cat "$WORK/berth.ids" 2>/dev/null)
     while read -r id; do rm_cgroups "libpod_parent/libpod-$id"; done < <(cat "$WORK/podman.ids" 2>/dev/null)
     [ $libpod_parent_existed = 0 ] && rm_cgroups libpod_parent
+    [ $berth_parent_existed = 0 ] && rm_cgroups berth
     left=$(for d in /sys/fs/cgroup/*/"$DOCKER_CG"; do [ -d "$d" ] && echo "$d"; done
       while read -r id; do ls -d /sys/fs/cgroup/*/berth/"$id" 2>/dev/null; done < <(cat "$WORK/berth.ids" 2>/dev/null)
       while read -r id; do ls -d /sys/fs/cgroup/*/libpod_parent/libpod-"$id" 2>/dev/null; done < <(cat "$WORK/podman.ids" 2>/dev/null))
