@@ -179,11 +179,7 @@ impl Pool {
 /// A unique-local /64 for a dual-stack network created without an IPv6 subnet (docker 27
 /// does the same): `fdXX:XXXX:XXXX:YYYY::/64` from `seed`, skipping any in `taken`.
 pub fn pick_subnet6(seed: &str, taken: &[Ipv6Net]) -> Result<Ipv6Net> {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in seed.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
+    let h = crate::fnv(&[seed]);
     for i in 0..1024u64 {
         let bits = h.wrapping_add(i) & 0xff_ffff_ffff_ffff; // 56 bits after fd
         let addr = Ipv6Addr::from((0xfd_u128 << 120) | (u128::from(bits) << 64));

@@ -19,3 +19,16 @@ pub use setup::{
     create_network, ensure_bridge, host_veth_name, mac_for, remove_network, restore_elements,
     setup, teardown, DEFAULT_TABLE,
 };
+
+/// A stable 64-bit FNV-1a hash of `parts` (each followed by a NUL), for names and prefixes
+/// derived from ids: host veth names, bridge MACs, unique-local IPv6 subnets.
+pub(crate) fn fnv(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for p in parts {
+        for b in p.bytes().chain(std::iter::once(0)) {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x100000001b3);
+        }
+    }
+    h
+}

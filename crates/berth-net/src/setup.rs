@@ -7,24 +7,13 @@ use std::os::fd::{AsFd, BorrowedFd};
 use crate::config::{format_mac, parse_mac, Attachment, Ipv4Net, Ipv6Net, Network, Request};
 use crate::error::{Error, Result};
 use crate::firewall::commit_elements;
+use crate::fnv;
 use crate::link::{IpNet, Route, VethSpec};
 use crate::netns;
 use crate::nft::{ruleset, Element};
 
 /// Where berth keeps its nftables rules (one table, `inet` family).
 pub const DEFAULT_TABLE: &str = "berth";
-
-/// A stable 64-bit FNV-1a hash, for interface names derived from ids.
-fn fnv(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf29ce484222325;
-    for p in parts {
-        for b in p.bytes().chain(std::iter::once(0)) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x100000001b3);
-        }
-    }
-    h
-}
 
 /// The host end of a container's veth on a network: `vb` + 11 hex digits.
 pub fn host_veth_name(container_id: &str, network: &str) -> String {
