@@ -48,56 +48,37 @@ const RTN_LOCAL: u32 = 2;
 #[derive(Clone, Copy)]
 struct Fam {
     v6: bool,
+    /// `ip` or `ip6`, as nft writes it.
+    kw: &'static str,
+    /// 32-bit registers an address takes.
+    addr_regs: u32,
+    nets: &'static str,
+    masq_nets: &'static str,
+    pub_any: &'static str,
+    pub_addr: &'static str,
 }
 
-const V4: Fam = Fam { v6: false };
-const V6: Fam = Fam { v6: true };
+const V4: Fam = Fam {
+    v6: false,
+    kw: "ip",
+    addr_regs: 1,
+    nets: SET_NETS,
+    masq_nets: SET_MASQ_NETS,
+    pub_any: MAP_PUB_ANY,
+    pub_addr: MAP_PUB_ADDR,
+};
+
+const V6: Fam = Fam {
+    v6: true,
+    kw: "ip6",
+    addr_regs: 4,
+    nets: SET_NETS6,
+    masq_nets: SET_MASQ_NETS6,
+    pub_any: MAP_PUB_ANY6,
+    pub_addr: MAP_PUB_ADDR6,
+};
 
 impl Fam {
-    /// `ip` or `ip6`, as nft writes it.
-    fn kw(self) -> &'static str {
-        if self.v6 {
-            "ip6"
-        } else {
-            "ip"
-        }
-    }
-    /// 32-bit registers an address takes.
-    fn addr_regs(self) -> u32 {
-        if self.v6 {
-            4
-        } else {
-            1
-        }
-    }
-    fn nets(self) -> &'static str {
-        if self.v6 {
-            SET_NETS6
-        } else {
-            SET_NETS
-        }
-    }
-    fn masq_nets(self) -> &'static str {
-        if self.v6 {
-            SET_MASQ_NETS6
-        } else {
-            SET_MASQ_NETS
-        }
-    }
-    fn pub_any(self) -> &'static str {
-        if self.v6 {
-            MAP_PUB_ANY6
-        } else {
-            MAP_PUB_ANY
-        }
-    }
-    fn pub_addr(self) -> &'static str {
-        if self.v6 {
-            MAP_PUB_ADDR6
-        } else {
-            MAP_PUB_ADDR
-        }
-    }
     /// `meta nfproto ipv4|ipv6`.
     fn only(self) -> Vec<Expr> {
         vec![
@@ -321,7 +302,7 @@ fn dnat_to_lookup(f: Fam) -> Expr {
         dnat: true,
         ipv6: f.v6,
         reg_addr: reg32(0),
-        reg_proto: Some(reg32(f.addr_regs())),
+        reg_proto: Some(reg32(f.addr_regs)),
     }
 }
 
@@ -337,19 +318,19 @@ fn lookup_to_reg0(set: &str) -> Expr {
 /// The publish chain's rules of one family: a host address's own ports, then every
 /// address's.
 fn publish_rules(f: Fam) -> Vec<RuleDef> {
-    let (kw, proto) = (f.kw(), if f.v6 { "ipv6" } else { "ipv4" });
+    let (kw, proto) = (f.kw, if f.v6 { "ipv6" } else { "ipv4" });
     vec![
         rule(
             "publish",
             &format!(
                 "dnat {kw} to {kw} daddr . meta l4proto . th dport map @{}",
-                f.pub_addr()
+                f.pub_addr
             ),
             vec![
                 f.only(),
                 vec![f.addr(false, reg32(0))],
-                proto_port(f.addr_regs()),
-                vec![lookup_to_reg0(f.pub_addr())],
+                proto_port(f.addr_regs),
+                vec![lookup_to_reg0(f.pub_addr)],
             ],
             Some(dnat_to_lookup(f)),
         ),
@@ -357,9 +338,9 @@ fn publish_rules(f: Fam) -> Vec<RuleDef> {
             "publish",
             &format!(
                 "meta nfproto {proto} dnat {kw} to meta l4proto . th dport map @{}",
-                f.pub_any()
+                f.pub_any
             ),
-            vec![f.only(), proto_port(0), vec![lookup_to_reg0(f.pub_any())]],
+            vec![f.only(), proto_port(0), vec![lookup_to_reg0(f.pub_any)]],
             Some(dnat_to_lookup(f)),
         ),
     ]
@@ -368,22 +349,16 @@ fn publish_rules(f: Fam) -> Vec<RuleDef> {
 /// The postrouting rules of one family: masquerade what leaves a non-internal network
 /// (IPv4 also localhost DNAT) and hairpin.
 fn masquerade_rules(f: Fam) -> Vec<RuleDef> {
-    let kw = f.kw();
+    let kw = f.kw;
     let mut out = vec![
         // Bridged frames (br_netfilter) reach postrouting without an input interface, so
         // these match on source subnets, as docker's `-s subnet ! -o bridge` does.
         rule(
             "postrouting",
-            &format!(
-                "{kw} saddr @{} oifname != @bridges masquerade",
-                f.masq_nets()
-            ),
+            &format!("{kw} saddr @{} oifname != @bridges masquerade", f.masq_nets),
             vec![
                 f.only(),
-                vec![
-                    f.addr(true, reg32(0)),
-                    in_set(f.masq_nets(), reg32(0), false),
-                ],
+                vec![f.addr(true, reg32(0)), in_set(f.masq_nets, reg32(0), false)],
                 vec![
                     meta(MetaKey::OifName, reg32(0)),
                     in_set(SET_BRIDGES, reg32(0), true),
@@ -424,12 +399,12 @@ fn masquerade_rules(f: Fam) -> Vec<RuleDef> {
         "postrouting",
         &format!(
             "oifname @bridges {kw} saddr @{} ct status dnat masquerade",
-            f.nets()
+            f.nets
         ),
         vec![
             oif_in(SET_BRIDGES),
             f.only(),
-            vec![f.addr(true, reg32(0)), in_set(f.nets(), reg32(0), false)],
+            vec![f.addr(true, reg32(0)), in_set(f.nets, reg32(0), false)],
             ct_has(CtKey::Status, CT_STATUS_DNAT),
         ],
         Some(Expr::Masquerade),
@@ -625,15 +600,15 @@ pub fn port_element(
     let f = if ip.is_ipv6() { V6 } else { V4 };
     let (map, key) = match host_ip {
         Some(IpAddr::V4(h)) if !h.is_unspecified() => (
-            f.pub_addr(),
+            f.pub_addr,
             super::concat_bytes(&[&h.octets(), &[proto], &host_port.to_be_bytes()]),
         ),
         Some(IpAddr::V6(h)) if !h.is_unspecified() => (
-            f.pub_addr(),
+            f.pub_addr,
             super::concat_bytes(&[&h.octets(), &[proto], &host_port.to_be_bytes()]),
         ),
         _ => (
-            f.pub_any(),
+            f.pub_any,
             super::concat_bytes(&[&[proto], &host_port.to_be_bytes()]),
         ),
     };
