@@ -66,7 +66,7 @@ fn family(ip: &IpAddr) -> u8 {
     }
 }
 
-fn ip_bytes(ip: &IpAddr) -> Vec<u8> {
+pub(crate) fn ip_bytes(ip: &IpAddr) -> Vec<u8> {
     match ip {
         IpAddr::V4(a) => a.octets().to_vec(),
         IpAddr::V6(a) => a.octets().to_vec(),

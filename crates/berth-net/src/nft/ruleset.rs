@@ -591,21 +591,13 @@ pub fn port_element(
     ip: std::net::IpAddr,
     port: u16,
 ) -> (&'static str, Element) {
-    use std::net::IpAddr;
-    let ip_bytes = match ip {
-        IpAddr::V4(a) => a.octets().to_vec(),
-        IpAddr::V6(a) => a.octets().to_vec(),
-    };
-    let value = Some(super::concat_bytes(&[&ip_bytes, &port.to_be_bytes()]));
+    use crate::link::ip_bytes;
+    let value = Some(super::concat_bytes(&[&ip_bytes(&ip), &port.to_be_bytes()]));
     let f = if ip.is_ipv6() { V6 } else { V4 };
     let (map, key) = match host_ip {
-        Some(IpAddr::V4(h)) if !h.is_unspecified() => (
+        Some(h) if !h.is_unspecified() => (
             f.pub_addr,
-            super::concat_bytes(&[&h.octets(), &[proto], &host_port.to_be_bytes()]),
-        ),
-        Some(IpAddr::V6(h)) if !h.is_unspecified() => (
-            f.pub_addr,
-            super::concat_bytes(&[&h.octets(), &[proto], &host_port.to_be_bytes()]),
+            super::concat_bytes(&[&ip_bytes(&h), &[proto], &host_port.to_be_bytes()]),
         ),
         _ => (
             f.pub_any,
