@@ -27,6 +27,13 @@ pub enum Error {
     Protocol(String),
 }
 
+impl Error {
+    /// Whether the kernel refused a netlink request with `errno` (`libc::EEXIST`, …).
+    pub fn is_errno(&self, errno: i32) -> bool {
+        matches!(self, Error::Netlink { errno: e, .. } if e.raw_os_error() == Some(errno))
+    }
+}
+
 /// berth-net's result type.
 pub type Result<T> = std::result::Result<T, Error>;
 

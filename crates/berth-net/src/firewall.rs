@@ -41,7 +41,7 @@ pub(crate) fn commit_elements(
         b
     };
     let result = with_socket(|sock| match build().commit(sock) {
-        Err(Error::Netlink { errno, .. }) if errno.raw_os_error() == Some(libc::ENOENT) => {
+        Err(e) if e.is_errno(libc::ENOENT) => {
             if !add {
                 return Ok(()); // no table: nothing to remove
             }
@@ -96,9 +96,7 @@ fn dump_names(table: &str, msg: u16, name_attr: u16) -> Result<Vec<String>> {
     m.push(&[Family::Inet as u8, 0, 0, 0]).attr_str(1, table);
     let replies = match sock.query(&mut m, "listing berth's nftables objects") {
         Ok(r) => r,
-        Err(Error::Netlink { errno, .. }) if errno.raw_os_error() == Some(libc::ENOENT) => {
-            return Ok(Vec::new())
-        }
+        Err(e) if e.is_errno(libc::ENOENT) => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
     Ok(replies

@@ -104,9 +104,7 @@ impl Route {
                 let idx = r.payload.get(4..8)?;
                 Some(i32::from_ne_bytes([idx[0], idx[1], idx[2], idx[3]]) as u32)
             })),
-            Err(Error::Netlink { errno, .. }) if errno.raw_os_error() == Some(libc::ENODEV) => {
-                Ok(None)
-            }
+            Err(e) if e.is_errno(libc::ENODEV) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -46,7 +46,7 @@ pub fn ensure_bridge(rt: &mut Route, net: &Network) -> Result<u32> {
     let idx = match rt.create_bridge(&net.bridge, net.mtu, bridge_mac(&net.bridge)) {
         Ok(idx) => idx,
         // Someone else created it between our lookup and our request.
-        Err(Error::Netlink { errno, .. }) if errno.raw_os_error() == Some(libc::EEXIST) => {
+        Err(e) if e.is_errno(libc::EEXIST) => {
             return rt
                 .link_index(&net.bridge)?
                 .ok_or_else(|| Error::Protocol(format!("bridge {} vanished", net.bridge)));
@@ -106,10 +106,6 @@ pub(crate) fn port_elements(req: &Request) -> Vec<(&'static str, Element)> {
     out
 }
 
-fn exists(e: &Error) -> bool {
-    matches!(e, Error::Netlink { errno, .. } if errno.raw_os_error() == Some(libc::EEXIST))
-}
-
 /// Attaches the container whose netns is `ns` to the request's network.
 pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachment> {
     req.validate()?;
@@ -140,7 +136,7 @@ pub fn setup(req: &Request, ns: BorrowedFd<'_>, table: &str) -> Result<Attachmen
         // The name is this container's on this network: a link by that name is the one of
         // its previous run, whose netns the kernel has not reaped yet (a fast restart).
         // A container already attached (its interface is there) is refused.
-        Err(e @ Error::Netlink { .. }) if exists(&e) => {
+        Err(e) if e.is_errno(libc::EEXIST) => {
             let attached = netns::run_in(ns, || Route::open()?.link_index(&ep.interface))?;
             match rt.link_index(&host_veth)? {
                 Some(stale) if attached.is_none() => {
