@@ -62,32 +62,32 @@ pub(crate) fn decide(packet: &[u8], ctx: &Ctx<'_>) -> Outcome {
         return forward(&request, query, ctx);
     }
     let name = query.name().to_ascii();
-    if ctx.zone.knows(ctx.network, ctx.client, &name) {
-        let rdata: Vec<RData> = match query.query_type() {
-            RecordType::A => ctx
-                .zone
-                .lookup_from(ctx.network, ctx.client, &name)
-                .into_iter()
-                .map(|ip| RData::A(A(ip)))
-                .collect(),
-            RecordType::AAAA => ctx
-                .zone
-                .lookup6_from(ctx.network, ctx.client, &name)
-                .into_iter()
-                .map(|ip| RData::AAAA(AAAA(ip)))
-                .collect(),
-            // Every other type of a known name (and AAAA without IPv6): NOERROR with no
-            // answers, so that clients asking for both take the A answer instead of failing
-            // on NXDOMAIN.
-            _ => Vec::new(),
-        };
-        let mut answers = Vec::new();
+    let mut rdata: Vec<RData> = match query.query_type() {
+        RecordType::A => ctx
+            .zone
+            .lookup_from(ctx.network, ctx.client, &name)
+            .into_iter()
+            .map(|ip| RData::A(A(ip)))
+            .collect(),
+        RecordType::AAAA => ctx
+            .zone
+            .lookup6_from(ctx.network, ctx.client, &name)
+            .into_iter()
+            .map(|ip| RData::AAAA(AAAA(ip)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    // Every other type of a known name (and AAAA without IPv6): NOERROR with no answers, so
+    // that clients asking for both take the A answer instead of failing on NXDOMAIN.
+    if !rdata.is_empty() || ctx.zone.knows(ctx.network, ctx.client, &name) {
         if !rdata.is_empty() {
             let shift = ctx.rotate % rdata.len();
-            for r in rdata[shift..].iter().chain(&rdata[..shift]) {
-                answers.push(Record::from_rdata(query.name().clone(), ctx.ttl, r.clone()));
-            }
+            rdata.rotate_left(shift);
         }
+        let answers = rdata
+            .into_iter()
+            .map(|r| Record::from_rdata(query.name().clone(), ctx.ttl, r))
+            .collect();
         return reply(&request, query, answers, ctx);
     }
     if query.query_type() == RecordType::PTR {
