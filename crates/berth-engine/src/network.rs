@@ -341,7 +341,6 @@ impl Networks {
             }
             return Ok((None, None));
         }
-        let taken: Vec<Ipv6Net> = recs.values().filter_map(|r| r.net.subnet6).collect();
         let subnet = match req.subnet6.as_deref() {
             Some(s) => {
                 let n = s.parse::<Ipv6Net>().map_err(|_| {
@@ -367,6 +366,7 @@ impl Networks {
                         "an IPv6 gateway needs an IPv6 --subnet".into(),
                     ));
                 }
+                let taken: Vec<Ipv6Net> = recs.values().filter_map(|r| r.net.subnet6).collect();
                 pick_subnet6(id, &taken)?
             }
         };
@@ -450,21 +450,7 @@ impl Networks {
                 .get_mut(&nr.name)
                 .ok_or_else(|| Error::NotFound(format!("network {} has no pool", nr.name)))?;
             let ip6 = pick_ip6(nr, pool.v6.as_mut(), want_ip6.as_deref())?;
-            let ip = match &want_ip {
-                Some(s) => s
-                    .parse::<Ipv4Addr>()
-                    .map_err(|_| Error::Invalid(format!("invalid IPv4 address: {s}")))
-                    .and_then(|ip| {
-                        if !nr.net.subnet.contains(ip) {
-                            return Err(Error::Invalid(format!(
-                                "no configured subnet contains IP address {ip} (network {} has {})",
-                                nr.name, nr.net.subnet
-                            )));
-                        }
-                        Ok(pool.v4.reserve(ip).map(|_| ip)?)
-                    }),
-                None => pool.v4.allocate().map_err(Error::from),
-            };
+            let ip = pick_ip(nr, &mut pool.v4, want_ip.as_deref());
             match ip {
                 Ok(ip) => (ip, ip6),
                 Err(e) => {
@@ -589,6 +575,24 @@ impl Networks {
         })?;
         Ok(())
     }
+}
+
+/// The IPv4 address of a new endpoint on `nr`: its `--ip`, else the next free one.
+fn pick_ip(nr: &NetworkRecord, pool: &mut Pool, want: Option<&str>) -> Result<Ipv4Addr> {
+    let Some(w) = want else {
+        return Ok(pool.allocate()?);
+    };
+    let ip: Ipv4Addr = w
+        .parse()
+        .map_err(|_| Error::Invalid(format!("invalid IPv4 address: {w}")))?;
+    if !nr.net.subnet.contains(ip) {
+        return Err(Error::Invalid(format!(
+            "no configured subnet contains IP address {ip} (network {} has {})",
+            nr.name, nr.net.subnet
+        )));
+    }
+    pool.reserve(ip)?;
+    Ok(ip)
 }
 
 /// The IPv6 address of a new endpoint on `nr`: its `--ip6`, else the next free one; none on
