@@ -82,8 +82,8 @@ fn with_socket<T>(f: impl FnOnce(&mut crate::netlink::Socket) -> Result<T>) -> R
         _ => nft::socket()?,
     };
     let r = f(&mut sock);
-    if !matches!(&r, Err(e) if !matches!(e, Error::Netlink { .. })) {
-        // Kept unless the socket itself failed (a netlink error leaves it usable).
+    // Kept unless the socket itself failed (a netlink error leaves it usable).
+    if let Ok(_) | Err(Error::Netlink { .. }) = &r {
         SOCKET.with(|c| *c.borrow_mut() = Some((ns, sock)));
     }
     r
