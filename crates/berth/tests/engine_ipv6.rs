@@ -5,22 +5,8 @@
 
 mod engine;
 
-use engine::{eventually, stderr, stdout, Daemon, Outside};
-use std::process::Output;
+use engine::{eventually, fails, stderr, stdout, Daemon, Outside, WHO};
 use std::time::Duration;
-
-fn fails(o: &Output, want: &str) {
-    assert!(!o.status.success(), "expected a failure: {}", stdout(o));
-    assert!(
-        stderr(o).contains(want),
-        "error should say {want:?}, got: {}",
-        stderr(o)
-    );
-}
-
-/// An httpd whose /cgi-bin/ip answers with the client's address.
-const WHO: &str = "mkdir -p /w/cgi-bin; printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /w/cgi-bin/ip; \
-     busybox chmod +x /w/cgi-bin/ip; echo hi > /w/index.html; httpd -f -p 80 -h /w";
 
 #[test]
 fn dual_stack_networks_work_through_the_docker_cli() {

@@ -4,8 +4,7 @@
 
 mod engine;
 
-use engine::{eventually, stderr, stdout, Daemon, Kill, Outside};
-use std::process::Output;
+use engine::{eventually, fails, stderr, stdout, Daemon, Kill, Outside, WHO};
 use std::time::Duration;
 
 /// The daemon's view of a link: `ip -o addr show DEV` and `ip -o link show DEV`.
@@ -13,15 +12,6 @@ fn link(d: &Daemon, dev: &str) -> String {
     let a = d.ns(&["ip", "-o", "addr", "show", "dev", dev]);
     let l = d.ns(&["ip", "-o", "link", "show", "dev", dev]);
     format!("{}{}", stdout(&a), stdout(&l))
-}
-
-fn fails(o: &Output, want: &str) {
-    assert!(!o.status.success(), "expected a failure: {}", stdout(o));
-    assert!(
-        stderr(o).contains(want),
-        "error should say {want:?}, got: {}",
-        stderr(o)
-    );
 }
 
 /// Whether `from` (a container) reaches `ip:80` over TCP within 2 s.
@@ -437,10 +427,18 @@ fn outbound_is_masqueraded_and_internal_networks_stay_inside() {
     // container sees), the host's own 127.0.0.1, and a container via the host (hairpin).
     // (UDP publishing: engine_network_scale.rs, with python3 from the host in a container.)
     d.ok(&[
-        "run", "-d", "--name", "pub", "--network", "open", "-p", "8081:80",
-        "busybox", "sh", "-c",
-        "mkdir -p /w/cgi-bin; printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /w/cgi-bin/ip; \
-         busybox chmod +x /w/cgi-bin/ip; httpd -f -p 80 -h /w",
+        "run",
+        "-d",
+        "--name",
+        "pub",
+        "--network",
+        "open",
+        "-p",
+        "8081:80",
+        "busybox",
+        "sh",
+        "-c",
+        WHO,
     ]);
     let from_outside = || outside.fetch("http://198.51.100.1:8081/cgi-bin/ip");
     assert!(

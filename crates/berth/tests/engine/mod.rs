@@ -294,6 +294,21 @@ pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     f()
 }
 
+/// A busybox shell command: an httpd on port 80 whose /cgi-bin/ip answers with the client's
+/// address (and / with "hi").
+pub const WHO: &str = "mkdir -p /w/cgi-bin; printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /w/cgi-bin/ip; \
+     busybox chmod +x /w/cgi-bin/ip; echo hi > /w/index.html; httpd -f -p 80 -h /w";
+
+/// Asserts that a command failed and that its stderr says `want`.
+pub fn fails(o: &Output, want: &str) {
+    assert!(!o.status.success(), "expected a failure: {}", stdout(o));
+    assert!(
+        stderr(o).contains(want),
+        "error should say {want:?}, got: {}",
+        stderr(o)
+    );
+}
+
 /// A process holding a fresh network namespace: "the outside world", linked to the
 /// daemon's netns by a veth (198.51.100.1 and 2001:db8:77::1 on the host's side, .2 and ::2
 /// out there; documentation ranges, only inside these namespaces).
