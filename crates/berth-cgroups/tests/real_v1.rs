@@ -115,6 +115,13 @@ fn lifecycle() {
     assert_eq!(proc_state(pid), Some('D'));
     cg.thaw().unwrap();
     assert!(!cg.is_frozen().unwrap());
+    // A thawed task runs for a moment before it is back in its sleep.
+    for _ in 0..100 {
+        if proc_state(pid) == Some('S') {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(proc_state(pid), Some('S'));
 
     let st = cg.stats().unwrap();
