@@ -4,18 +4,15 @@
 
 use crate::containers::flag;
 use crate::error::{ApiError, ApiResult};
-use crate::stream::blocking_body;
+use crate::stream::{blocking_body, body_reader};
 use crate::{blocking, Eng};
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use base64::Engine as _;
 use berth_engine::{ExtractOpts, PathStat};
-use futures_util::StreamExt;
 use std::collections::HashMap;
-use std::io::Read;
-use tokio::sync::mpsc;
 
 type Q = Query<HashMap<String, String>>;
 
@@ -81,51 +78,9 @@ pub async fn put(
     let mut reader = body_reader(body);
     blocking(&eng, move |e| {
         let res = e.archive_extract(&id, &path, opts, &mut reader);
-        if res.is_err() {
-            // Read the rest, so the client gets the answer instead of a broken pipe.
-            let _ = std::io::copy(&mut reader, &mut std::io::sink());
-        }
+        reader.drain();
         Ok(res?)
     })
     .await?;
     Ok(StatusCode::OK)
-}
-
-/// The request body as a blocking reader, fed by a task that waits (without blocking the
-/// runtime) while the reader is behind.
-fn body_reader(body: Body) -> BodyReader {
-    let (tx, rx) = mpsc::channel(8);
-    tokio::spawn(async move {
-        let mut s = body.into_data_stream();
-        while let Some(chunk) = s.next().await {
-            if tx.send(chunk.map_err(std::io::Error::other)).await.is_err() {
-                return;
-            }
-        }
-    });
-    BodyReader {
-        rx,
-        cur: Bytes::new(),
-    }
-}
-
-struct BodyReader {
-    rx: mpsc::Receiver<std::io::Result<Bytes>>,
-    cur: Bytes,
-}
-
-impl Read for BodyReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.cur.is_empty() {
-            match self.rx.blocking_recv() {
-                Some(Ok(b)) => self.cur = b,
-                Some(Err(e)) => return Err(e),
-                None => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.cur.len());
-        buf[..n].copy_from_slice(&self.cur[..n]);
-        self.cur = self.cur.slice(n..);
-        Ok(n)
-    }
 }

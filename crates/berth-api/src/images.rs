@@ -4,7 +4,7 @@
 use crate::containers::{filters, flag};
 use crate::error::{ApiError, ApiResult};
 use crate::inspect::unix_secs;
-use crate::stream::{blocking_body, Sink};
+use crate::stream::{blocking_body, body_reader, Sink};
 use crate::{blocking, Eng};
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
@@ -14,7 +14,6 @@ use axum::Json;
 use berth_engine::Image;
 use berth_image::registry::{BasicAuth, BlobOutcome, Options, Progress};
 use berth_image::{Digest, Platform, Reference};
-use futures_util::TryStreamExt;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -262,15 +261,17 @@ pub async fn create(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Res
             .get("changes")
             .map(|c| c.lines().map(String::from).collect())
             .unwrap_or_default();
-        let reader = body_reader(req.into_body());
+        let mut reader = body_reader(req.into_body());
         let e = eng.clone();
         let loaded = tokio::task::spawn_blocking(move || -> ApiResult<String> {
             let r = repo
                 .map(|r| Reference::parse(&format!("{r}:{tag}")))
                 .transpose()
                 .map_err(|e| ApiError::bad(e.to_string()))?;
-            let l = berth_image::archive::import(reader, &e.images.store, r.as_ref(), &changes)?;
-            Ok(l.config_digest.to_string())
+            let l =
+                berth_image::archive::import(&mut reader, &e.images.store, r.as_ref(), &changes);
+            reader.drain();
+            Ok(l?.config_digest.to_string())
         })
         .await??;
         return Ok(json_stream(Body::from(format!(
@@ -334,57 +335,14 @@ pub async fn create(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Res
     Ok(json_stream(body))
 }
 
-/// The request body as a blocking reader (for archives too big to hold).
-fn body_reader(body: Body) -> impl std::io::Read + Send + 'static {
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    tokio_util_reader(stream)
-}
-
-fn tokio_util_reader(
-    stream: impl futures_util::Stream<Item = Result<axum::body::Bytes, std::io::Error>> + Send + 'static,
-) -> impl std::io::Read + Send + 'static {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<axum::body::Bytes, std::io::Error>>(8);
-    tokio::spawn(async move {
-        let mut s = std::pin::pin!(stream);
-        while let Some(chunk) = futures_util::StreamExt::next(&mut s).await {
-            if tx.send(chunk).is_err() {
-                return;
-            }
-        }
-    });
-    ChanReader {
-        rx,
-        cur: axum::body::Bytes::new(),
-    }
-}
-
-struct ChanReader {
-    rx: std::sync::mpsc::Receiver<Result<axum::body::Bytes, std::io::Error>>,
-    cur: axum::body::Bytes,
-}
-
-impl std::io::Read for ChanReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.cur.is_empty() {
-            match self.rx.recv() {
-                Ok(Ok(b)) => self.cur = b,
-                Ok(Err(e)) => return Err(e),
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = buf.len().min(self.cur.len());
-        buf[..n].copy_from_slice(&self.cur[..n]);
-        self.cur = self.cur.slice(n..);
-        Ok(n)
-    }
-}
-
 /// POST `/images/load`: a docker-archive or OCI layout tar in the body.
 pub async fn load(State(eng): State<Eng>, req: Request) -> ApiResult<Response> {
-    let reader = body_reader(req.into_body());
+    let mut reader = body_reader(req.into_body());
     let e = eng.clone();
     let loaded = tokio::task::spawn_blocking(move || -> ApiResult<Vec<String>> {
-        let imgs = berth_image::archive::load(reader, &e.images.store)?;
+        let imgs = berth_image::archive::load(&mut reader, &e.images.store);
+        reader.drain();
+        let imgs = imgs?;
         Ok(imgs
             .iter()
             .map(|i| match &i.reference {
