@@ -325,6 +325,9 @@ pub async fn create(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Res
                     json!({"status": format!("Status: Downloaded newer image for {}", r.familiar())}),
                 );
                 e.events.publish("image", "pull", &r.familiar(), &[]);
+                if let Ok(img) = e.images.by_manifest(&p.manifest_digest) {
+                    e.images.unpack_in_background(&img);
+                }
             }
             Err(err) => line(
                 &sink,
@@ -343,6 +346,15 @@ pub async fn load(State(eng): State<Eng>, req: Request) -> ApiResult<Response> {
         let imgs = berth_image::archive::load(&mut reader, &e.images.store);
         reader.drain();
         let imgs = imgs?;
+        for i in &imgs {
+            let name = i
+                .reference
+                .as_ref()
+                .map_or_else(|| i.config_digest.to_string(), |r| r.to_string());
+            if let Ok(img) = e.images.resolve(&name) {
+                e.images.unpack_in_background(&img);
+            }
+        }
         Ok(imgs
             .iter()
             .map(|i| match &i.reference {

@@ -5,8 +5,10 @@ use crate::error::{Error, Result};
 use crate::model::ContainerConfig;
 use berth_image::manifest::{parse_manifest, select_platform};
 use berth_image::{Digest, Manifest, Platform, Reference, Snapshots, Store};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 const MAX_MANIFEST: u64 = 4 << 20;
 const MAX_CONFIG: u64 = 8 << 20;
@@ -41,13 +43,23 @@ impl Image {
 pub struct Images {
     pub store: Store,
     pub snapshots: Snapshots,
+    unpacker: Unpacker,
 }
 
 impl Images {
     pub fn open(root: &Path) -> Result<Images> {
+        let store = Store::open(root.join("content"))?;
+        let snapshots = Snapshots::open(root.join("snapshots"))?;
+        snapshots.remove_leftovers()?;
         Ok(Images {
-            store: Store::open(root.join("content"))?,
-            snapshots: Snapshots::open(root.join("snapshots"))?,
+            unpacker: Unpacker {
+                store: store.clone(),
+                snapshots: snapshots.clone(),
+                inflight: Arc::default(),
+                background: Arc::default(),
+            },
+            store,
+            snapshots,
         })
     }
 
@@ -177,29 +189,36 @@ impl Images {
         Ok(out)
     }
 
-    /// Unpack every layer not yet unpacked; the lower directories, topmost first.
+    /// Unpack every layer not yet unpacked (in parallel, waiting for any a background
+    /// unpack has in hand); the lower directories, topmost first.
     pub fn lowers(&self, img: &Image) -> Result<Vec<PathBuf>> {
-        if img.layers.len() != img.diff_ids.len() {
-            return Err(Error::Invalid(format!(
-                "image {} has {} layers but {} diff ids",
-                img.id,
-                img.layers.len(),
-                img.diff_ids.len()
-            )));
+        let jobs = layer_jobs(img)?;
+        self.unpacker.run(&jobs)?;
+        Ok(jobs
+            .iter()
+            .rev()
+            .map(|j| self.snapshots.fs_path(&j.chain))
+            .collect())
+    }
+
+    /// Start unpacking the image's layers on a background thread, so that the first
+    /// container after a pull or a load does not wait for them (a run that comes first
+    /// waits only for what is still in hand). Errors are left for that run to report.
+    pub fn unpack_in_background(&self, img: &Image) {
+        let Ok(jobs) = layer_jobs(img) else { return };
+        let u = self.unpacker.clone();
+        u.background_started();
+        let spawned = std::thread::Builder::new()
+            .name("unpack".into())
+            .spawn(move || {
+                if let Err(e) = u.run(&jobs) {
+                    eprintln!("berth: unpacking in the background: {e}");
+                }
+                u.background_done();
+            });
+        if spawned.is_err() {
+            self.unpacker.background_done();
         }
-        let mut parent: Option<Digest> = None;
-        let mut out = Vec::new();
-        for (blob, diff) in img.layers.iter().zip(&img.diff_ids) {
-            let chain = berth_image::chain_id(parent.as_ref(), diff);
-            if !self.snapshots.exists(&chain) {
-                let f = self.store.get(blob)?;
-                self.snapshots.apply_layer(parent.as_ref(), f, Some(diff))?;
-            }
-            out.push(self.snapshots.fs_path(&chain));
-            parent = Some(chain);
-        }
-        out.reverse();
-        Ok(out)
     }
 
     /// Record `repo@digest` (the digest a registry knows the image by) for the image
@@ -273,8 +292,10 @@ impl Images {
         Ok(out)
     }
 
-    /// Remove blobs and snapshots no tagged image uses.
+    /// Remove blobs and snapshots no tagged image uses (after background unpacks have
+    /// finished, so none of them leaves a snapshot of a removed image behind).
     pub fn gc(&self) -> Result<()> {
+        self.unpacker.wait_background();
         let mut keep_blobs = std::collections::HashSet::new();
         let mut keep_snaps = std::collections::HashSet::new();
         for (_, d) in self.store.refs()? {
@@ -310,5 +331,144 @@ impl Images {
             }
         }
         Ok(())
+    }
+}
+
+/// One layer to unpack: its blob, diff id, and its chain id and parent's.
+struct LayerJob {
+    blob: Digest,
+    diff: Digest,
+    parent: Option<Digest>,
+    chain: Digest,
+}
+
+fn layer_jobs(img: &Image) -> Result<Vec<LayerJob>> {
+    if img.layers.len() != img.diff_ids.len() {
+        return Err(Error::Invalid(format!(
+            "image {} has {} layers but {} diff ids",
+            img.id,
+            img.layers.len(),
+            img.diff_ids.len()
+        )));
+    }
+    let mut parent: Option<Digest> = None;
+    let mut out = Vec::with_capacity(img.layers.len());
+    for (blob, diff) in img.layers.iter().zip(&img.diff_ids) {
+        let chain = berth_image::chain_id(parent.as_ref(), diff);
+        out.push(LayerJob {
+            blob: blob.clone(),
+            diff: diff.clone(),
+            parent: parent.replace(chain.clone()),
+            chain,
+        });
+    }
+    Ok(out)
+}
+
+/// Unpacks layers into snapshots, several at once; one unpack per chain id at a time
+/// (a second caller waits for the first and then finds the snapshot there).
+#[derive(Clone)]
+struct Unpacker {
+    store: Store,
+    snapshots: Snapshots,
+    inflight: Arc<Mutex<HashMap<Digest, Arc<Mutex<()>>>>>,
+    /// How many background unpacks are running, and a signal when one ends.
+    background: Arc<(Mutex<usize>, Condvar)>,
+}
+
+impl Unpacker {
+    fn background_started(&self) {
+        *self
+            .background
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) += 1;
+    }
+
+    fn background_done(&self) {
+        let mut n = self
+            .background
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *n = n.saturating_sub(1);
+        self.background.1.notify_all();
+    }
+
+    fn wait_background(&self) {
+        let mut n = self
+            .background
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while *n > 0 {
+            n = self
+                .background
+                .1
+                .wait(n)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// Unpacks the missing layers of `jobs` on up to as many threads as there are cores;
+    /// the first error wins.
+    fn run(&self, jobs: &[LayerJob]) -> Result<()> {
+        let missing: Vec<&LayerJob> = jobs
+            .iter()
+            .filter(|j| !self.snapshots.exists(&j.chain))
+            .collect();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(missing.len());
+        if threads <= 1 {
+            return missing.iter().try_for_each(|j| self.one(j));
+        }
+        let next = AtomicUsize::new(0);
+        let work = || -> Result<()> {
+            while let Some(j) = missing.get(next.fetch_add(1, Ordering::Relaxed)) {
+                self.one(j)?;
+            }
+            Ok(())
+        };
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(Error::Invalid("an unpack thread panicked".into())))
+                })
+                .collect::<Vec<_>>()
+                .into_iter()
+                .collect()
+        })
+    }
+
+    fn one(&self, j: &LayerJob) -> Result<()> {
+        let lock = self
+            .inflight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(j.chain.clone())
+            .or_default()
+            .clone();
+        let res = {
+            let _held = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            if self.snapshots.exists(&j.chain) {
+                Ok(())
+            } else {
+                self.store.get(&j.blob).map_err(Error::from).and_then(|f| {
+                    self.snapshots
+                        .apply_layer(j.parent.as_ref(), f, Some(&j.diff))
+                        .map(drop)
+                        .map_err(Error::from)
+                })
+            }
+        };
+        self.inflight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&j.chain);
+        res
     }
 }

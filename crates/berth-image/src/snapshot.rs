@@ -67,6 +67,23 @@ impl Snapshots {
         Ok(Self { dir })
     }
 
+    /// Removes what unpacks cut short by a crash left (`.ingest-*` directories); for the
+    /// one process that owns the store, at its start.
+    pub fn remove_leftovers(&self) -> Result<()> {
+        for entry in fs::read_dir(&self.dir).map_err(io_err("listing snapshots"))? {
+            let entry = entry.map_err(io_err("listing snapshots"))?;
+            if entry
+                .file_name()
+                .as_encoded_bytes()
+                .starts_with(b".ingest-")
+            {
+                fs::remove_dir_all(entry.path())
+                    .map_err(io_err(format!("removing {}", entry.path().display())))?;
+            }
+        }
+        Ok(())
+    }
+
     /// `snapshots/<hex>`.
     pub fn path(&self, chain_id: &Digest) -> PathBuf {
         self.dir.join(chain_id.hex())
@@ -84,14 +101,18 @@ impl Snapshots {
 
     /// Unpacks `layer` as a snapshot on top of `parent`. When `expected_diff_id` is
     /// given and its snapshot exists, the layer is not read at all. A failed unpack
-    /// leaves nothing under `snapshots/`.
+    /// leaves nothing under `snapshots/`. Each snapshot holds only its own layer (overlayfs
+    /// stacks them), so the parent matters only for the chain id.
     pub fn apply_layer<R: Read>(
         &self,
         parent: Option<&Digest>,
         layer: R,
         expected_diff_id: Option<&Digest>,
     ) -> Result<Applied> {
-        if let Some(p) = parent {
+        // A caller that knows the diff id names the snapshot up front, so the layers of one
+        // image may be unpacked in any order (in parallel); without it, the parent must be
+        // there already.
+        if let (Some(p), None) = (parent, expected_diff_id) {
             if !self.exists(p) {
                 return Err(Error::Layer(format!("parent snapshot {p} does not exist")));
             }

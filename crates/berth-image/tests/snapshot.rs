@@ -111,6 +111,42 @@ fn apply_list_remove() {
 }
 
 #[test]
+fn layers_with_known_diff_ids_unpack_in_any_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let snaps = Snapshots::open(tmp.path()).unwrap();
+    let (l0, l1) = two_layers();
+    let diffs = [Digest::of_bytes(&l0), Digest::of_bytes(&l1)];
+    let chain = chain_ids(&diffs);
+    // The top layer first, its parent not there yet: named by the chain id all the same.
+    let a1 = snaps
+        .apply_layer(Some(&chain[0]), &l1[..], Some(&diffs[1]))
+        .unwrap();
+    assert_eq!(a1.chain_id, chain[1]);
+    assert!(!snaps.exists(&chain[0]));
+    let a0 = snaps.apply_layer(None, &l0[..], Some(&diffs[0])).unwrap();
+    assert_eq!(a0.chain_id, chain[0]);
+    assert_eq!(snaps.parent(&chain[1]).unwrap(), Some(chain[0].clone()));
+    // A lying diff id is still refused.
+    let other = Snapshots::open(tmp.path().join("other")).unwrap();
+    assert!(other
+        .apply_layer(Some(&chain[0]), &l0[..], Some(&diffs[1]))
+        .is_err());
+    assert!(other.list().unwrap().is_empty());
+}
+
+#[test]
+fn leftovers_of_a_crashed_unpack_are_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let snaps = Snapshots::open(tmp.path()).unwrap();
+    let (l0, _) = two_layers();
+    let a0 = snaps.apply_layer(None, &l0[..], None).unwrap();
+    let dir = tmp.path().join("snapshots");
+    fs::create_dir_all(dir.join(".ingest-crashed/fs.tmp-x/etc")).unwrap();
+    snaps.remove_leftovers().unwrap();
+    assert_eq!(entries(&dir), vec![a0.chain_id.hex().to_string()]);
+}
+
+#[test]
 fn failed_apply_leaves_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let snaps = Snapshots::open(tmp.path()).unwrap();

@@ -222,6 +222,19 @@ fn image_id(d: &Daemon, name: &str) -> String {
 }
 
 /// Removes every image the daemon has (so a pull must fetch everything).
+/// The complete layer snapshots in the daemon's store.
+fn snapshots(d: &Daemon) -> Vec<String> {
+    let dir = d.dir.path().join("data/image/snapshots/snapshots");
+    let mut out: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.path().join("fs").is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    out.sort();
+    out
+}
+
 fn rmi_all(d: &Daemon) {
     let ids = d.ok(&["images", "-q", "--no-trunc"]);
     let mut ids: Vec<&str> = ids.lines().collect();
@@ -292,6 +305,14 @@ fn push_and_pull_by_tag_and_by_digest_with_docker_and_berth_clis() {
     assert!(out.contains(&format!("Digest: {digest}")), "{out}");
     assert!(out.contains("Download complete"), "{out}");
     assert_eq!(image_id(&d, &name), bb_id);
+    // The layers are unpacked in the background right after the pull, before any run.
+    let layers = d.ok(&["image", "inspect", "-f", "{{len .RootFS.Layers}}", &name]);
+    let layers: usize = layers.parse().unwrap();
+    let t0 = std::time::Instant::now();
+    while snapshots(&d).len() < layers && t0.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(snapshots(&d).len(), layers, "unpacked after the pull");
     assert_eq!(
         d.ok(&[
             "run",
@@ -317,6 +338,7 @@ fn push_and_pull_by_tag_and_by_digest_with_docker_and_berth_clis() {
 
     // By digest, into an empty daemon again: no tag, RepoDigests names it.
     rmi_all(&d);
+    assert_eq!(snapshots(&d), Vec::<String>::new(), "rmi left snapshots");
     let by_digest = format!("{repo}@{digest}");
     let out = d.ok(&["pull", &by_digest]);
     assert!(out.contains(&format!("Digest: {digest}")), "{out}");
@@ -348,6 +370,10 @@ fn push_and_pull_by_tag_and_by_digest_with_docker_and_berth_clis() {
     rmi_all(&d);
     let out = berth_ok(&d, &home, &["pull", &name]);
     assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    // An rmi right after a pull waits for the background unpack: no snapshot is left.
+    rmi_all(&d);
+    assert_eq!(snapshots(&d), Vec::<String>::new(), "rmi left snapshots");
+    berth_ok(&d, &home, &["pull", &name]);
     let out = berth_ok(&d, &home, &["pull", &by_digest]);
     assert!(out.contains(&by_digest), "{out}");
     assert_eq!(
@@ -436,6 +462,10 @@ fn login_logout_push_pull_with_htpasswd_auth() {
     rmi_all(&d);
     let out = berth_ok(&d, &home, &["pull", &name]);
     assert!(out.contains(&format!("Digest: {digest}")), "{out}");
+    // An rmi right after a pull waits for the background unpack: no snapshot is left.
+    rmi_all(&d);
+    assert_eq!(snapshots(&d), Vec::<String>::new(), "rmi left snapshots");
+    berth_ok(&d, &home, &["pull", &name]);
     assert_eq!(
         berth_ok(
             &d,
