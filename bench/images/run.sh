@@ -530,7 +530,7 @@ REPORT=$WORK/report.md
   echo
   echo "| step | image MB | RSS before MiB | peak MiB |"
   echo "|---|---|---|---|"
-  awk '{ row = ($1 == "run") ? "first run --rm (unpacks)" : $1
+  awk '{ row = ($1 == "run") ? "first run --rm" : $1
          if ($4 ~ /^[0-9]+$/) printf "| %s | %s | %.1f | %.1f |\n", row, $2, $3 / 1024, $4 / 1024
          else printf "| %s | %s | failed | |\n", row, $2 }' "$T/mem" 2>/dev/null
   echo
@@ -540,8 +540,10 @@ REPORT=$WORK/report.md
     "included for every variant alike), after \`sync\`. Every push goes to a new, empty registry so no" \
     "tool can skip or cross-mount a blob. berth keeps layers as they came: a loaded archive's layers are" \
     "stored, and pushed, uncompressed (see 'registry size after'), where docker and podman gzip them on" \
-    "push; and berth unpacks a layer when a container first needs it, where docker and podman unpack" \
-    "during load and pull, so the first-run row carries berth's unpacking. docker ran with --bridge=none" \
+    "push; and berth's load and pull return once the image is stored and verified, and unpack its" \
+    "layers (in parallel) in the background from that moment, where docker and podman unpack before" \
+    "load and pull return: berth's first-run row carries what unpacking was still left, so compare" \
+    "the sums (pull + first run) as well. docker ran with --bridge=none" \
     "(its containers use --network none, like the others)."
   for f in "$T"/*.err; do
     [ -s "$f" ] || continue

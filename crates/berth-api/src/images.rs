@@ -164,7 +164,7 @@ pub async fn by_name_post(
                     &sink,
                     json!({"status": format!("The push refers to repository [{}]", r.repository())}),
                 );
-                let opts = options(&e, auth, &sink);
+                let opts = options(&e, auth, &sink, "Pushing");
                 match berth_image::registry::push(&r, &e.images.store, &opts) {
                     Ok(p) => {
                         let d = &p.manifest_digest;
@@ -205,39 +205,79 @@ fn line(sink: &Mutex<Sink>, v: Value) {
     }
 }
 
-/// docker's per-layer progress lines.
-struct JsonProgress(Arc<Mutex<Sink>>);
+const LOADING: &str = "Loading layer";
+
+/// docker's per-layer progress lines: `Downloading`/`Pushing` with `progressDetail`, at most
+/// one a percent per layer (the client draws the bars), then how the layer ended.
+struct JsonProgress {
+    sink: Arc<Mutex<Sink>>,
+    verb: &'static str,
+    /// The percent last reported, per layer.
+    shown: Mutex<HashMap<Digest, u64>>,
+}
 
 fn short(d: &Digest) -> String {
     d.hex()[..12].to_string()
 }
 
-impl Progress for JsonProgress {
-    fn started(&self, d: &Digest, total: u64) {
+impl JsonProgress {
+    fn detail(&self, d: &Digest, current: u64, total: u64) {
         line(
-            &self.0,
-            json!({"status": "Downloading", "progressDetail": {"current": 0, "total": total}, "id": short(d)}),
+            &self.sink,
+            json!({"status": self.verb, "progressDetail": {"current": current, "total": total}, "id": short(d)}),
         );
     }
+}
+
+impl Progress for JsonProgress {
+    fn started(&self, d: &Digest, total: u64) {
+        self.detail(d, 0, total);
+    }
+    fn advanced(&self, d: &Digest, done: u64, total: u64) {
+        let pct = (done.saturating_mul(100)).checked_div(total).unwrap_or(100);
+        let changed = match self.shown.lock() {
+            Ok(mut m) => m.insert(d.clone(), pct) != Some(pct),
+            Err(_) => false,
+        };
+        // A transfer ends with its outcome's line; a load with the full bar.
+        if changed && (done < total || self.verb == LOADING) {
+            self.detail(d, done, total);
+        }
+    }
     fn finished(&self, d: &Digest, o: &BlobOutcome) {
+        if let Ok(mut m) = self.shown.lock() {
+            m.remove(d);
+        }
         let status = match o {
             BlobOutcome::Fetched => "Download complete",
             BlobOutcome::Pushed => "Pushed",
+            BlobOutcome::Exists if self.verb == "Pushing" => "Layer already exists",
             BlobOutcome::Exists => "Already exists",
             BlobOutcome::Mounted(_) => "Mounted from another repository",
+            // The full bar `advanced` drew stays, as docker leaves it.
+            BlobOutcome::Loaded => return,
         };
         line(
-            &self.0,
+            &self.sink,
             json!({"status": status, "progressDetail": {}, "id": short(d)}),
         );
     }
 }
 
-fn options(e: &Eng, auth: Option<BasicAuth>, sink: &Arc<Mutex<Sink>>) -> Options {
+fn options(
+    e: &Eng,
+    auth: Option<BasicAuth>,
+    sink: &Arc<Mutex<Sink>>,
+    verb: &'static str,
+) -> Options {
     Options {
         insecure: e.cfg.insecure_registries.clone(),
         auth,
-        progress: Arc::new(JsonProgress(sink.clone())),
+        progress: Arc::new(JsonProgress {
+            sink: sink.clone(),
+            verb,
+            shown: Mutex::default(),
+        }),
         ..Options::default()
     }
 }
@@ -307,7 +347,7 @@ pub async fn create(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Res
             &sink,
             json!({"status": format!("Pulling from {}", r.path()), "id": id}),
         );
-        let opts = options(&e, auth, &sink);
+        let opts = options(&e, auth, &sink, "Downloading");
         match berth_image::registry::pull(&r, &e.images.store, &platform, &opts) {
             Ok(p) => {
                 if r.digest().is_none() {
@@ -339,37 +379,49 @@ pub async fn create(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Res
 }
 
 /// POST `/images/load`: a docker-archive or OCI layout tar in the body.
-pub async fn load(State(eng): State<Eng>, req: Request) -> ApiResult<Response> {
+pub async fn load(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Response> {
+    let quiet = flag(&q, "quiet");
     let mut reader = body_reader(req.into_body());
     let e = eng.clone();
-    let loaded = tokio::task::spawn_blocking(move || -> ApiResult<Vec<String>> {
-        let imgs = berth_image::archive::load(&mut reader, &e.images.store);
+    // Streamed as it goes: `Loading layer` bars (unless quiet), then the loaded names, or
+    // the error as docker's daemon sends it, in the stream.
+    let body = blocking_body(move |sink| {
+        let sink = Arc::new(Mutex::new(sink));
+        let progress = JsonProgress {
+            sink: sink.clone(),
+            verb: LOADING,
+            shown: Mutex::default(),
+        };
+        let imgs = if quiet {
+            berth_image::archive::load(&mut reader, &e.images.store)
+        } else {
+            berth_image::archive::load_with_progress(&mut reader, &e.images.store, &progress)
+        };
         reader.drain();
-        let imgs = imgs?;
-        for i in &imgs {
-            let name = i
-                .reference
-                .as_ref()
-                .map_or_else(|| i.config_digest.to_string(), |r| r.to_string());
-            if let Ok(img) = e.images.resolve(&name) {
-                e.images.unpack_in_background(&img);
+        match imgs {
+            Ok(imgs) => {
+                for i in &imgs {
+                    let l = match &i.reference {
+                        Some(r) => format!("Loaded image: {}", r.familiar()),
+                        None => format!("Loaded image ID: {}", i.config_digest),
+                    };
+                    line(&sink, json!({"stream": format!("{l}\n")}));
+                    let name = i
+                        .reference
+                        .as_ref()
+                        .map_or_else(|| i.config_digest.to_string(), |r| r.to_string());
+                    if let Ok(img) = e.images.resolve(&name) {
+                        e.images.unpack_in_background(&img);
+                    }
+                }
             }
+            Err(err) => line(
+                &sink,
+                json!({"errorDetail": {"message": err.to_string()}, "error": err.to_string()}),
+            ),
         }
-        Ok(imgs
-            .iter()
-            .map(|i| match &i.reference {
-                Some(r) => format!("Loaded image: {}", r.familiar()),
-                None => format!("Loaded image ID: {}", i.config_digest),
-            })
-            .collect())
-    })
-    .await??;
-    let mut out = String::new();
-    // docker prints the same lines with and without `quiet`.
-    for l in loaded {
-        out.push_str(&format!("{}\r\n", json!({"stream": format!("{l}\n")})));
-    }
-    Ok(json_stream(Body::from(out)))
+    });
+    Ok(json_stream(body))
 }
 
 /// GET `/images/get?names=a&names=b`: a docker-archive tar.

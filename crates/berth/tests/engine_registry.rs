@@ -401,6 +401,83 @@ fn push_and_pull_by_tag_and_by_digest_with_docker_and_berth_clis() {
     );
 }
 
+/// Runs the berth CLI on a 200-column pseudo-terminal (`script`); what it printed there.
+fn berth_on_terminal(d: &Daemon, home: &Path, args: &[&str]) -> String {
+    let line = format!(
+        "stty cols 200 rows 50; exec {} -H unix://{} {}",
+        env!("CARGO_BIN_EXE_berth"),
+        d.sock.display(),
+        args.join(" ")
+    );
+    let o = Command::new("script")
+        .args(["-qefc", &line, "/dev/null"])
+        .env("HOME", home)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let out = stdout(&o);
+    assert!(
+        o.status.success(),
+        "berth {args:?} on a terminal: {out}{}",
+        stderr(&o)
+    );
+    out
+}
+
+#[test]
+fn progress_bars_on_a_terminal_and_plain_lines_otherwise() {
+    if !engine::usable() || !have("script") {
+        return;
+    }
+    let d = Daemon::start();
+    let Some(reg) = Registry::start(&d, "registry", None) else {
+        return;
+    };
+    let home = d.dir.path().join("home");
+    let archive = d.dir.path().join("bb.tar");
+    berth_ok(
+        &d,
+        &home,
+        &["save", "-o", archive.to_str().unwrap(), "busybox"],
+    );
+    let name = format!("{}/test/bars:1", reg.domain());
+    d.ok(&["tag", "busybox", &name]);
+    // A bar drawn in place: erase the line, `[===>   ]`, and the byte counts.
+    let drawn = |out: &str, verb: &str| {
+        assert!(out.contains("\x1b[2K\r"), "no line redrawn: {out:?}");
+        // Part of the way: at least one `=` drawn before the end.
+        assert!(
+            out.contains(&format!("{verb} [=")),
+            "no {verb} bar: {out:?}"
+        );
+    };
+    let out = berth_on_terminal(&d, &home, &["push", &name]);
+    drawn(&out, "Pushing");
+    assert!(out.contains("Pushed"), "{out:?}");
+    rmi_all(&d);
+    let out = berth_on_terminal(&d, &home, &["pull", &name]);
+    drawn(&out, "Downloading");
+    assert!(out.contains("Download complete"), "{out:?}");
+    rmi_all(&d);
+    let out = berth_on_terminal(&d, &home, &["load", "-i", archive.to_str().unwrap()]);
+    drawn(&out, "Loading layer");
+    let full = format!("Loading layer [{}>]", "=".repeat(50));
+    assert!(out.contains(&full), "no full bar at the end: {out:?}");
+    assert!(out.contains("Loaded image: busybox:latest"), "{out:?}");
+    // Not a terminal: plain lines, no bars, no escapes; the docker CLI alike.
+    rmi_all(&d);
+    for out in [
+        berth_ok(&d, &home, &["load", "-i", archive.to_str().unwrap()]),
+        berth_ok(&d, &home, &["pull", &name]),
+        d.ok(&["load", "-i", archive.to_str().unwrap()]),
+        d.ok(&["pull", &name]),
+    ] {
+        assert!(!out.contains('\x1b') && !out.contains("[="), "{out:?}");
+    }
+    let out = d.ok(&["load", "-i", archive.to_str().unwrap()]);
+    assert_eq!(out, "Loaded image: busybox:latest");
+}
+
 #[test]
 fn login_logout_push_pull_with_htpasswd_auth() {
     if !engine::usable() {

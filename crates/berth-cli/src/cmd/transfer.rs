@@ -185,7 +185,7 @@ pub fn save(client: &Client, a: &SaveArgs) -> Result<i32> {
 }
 
 /// A tar body from a file (with its length) or from stdin (chunked).
-fn tar_source(path: Option<&str>) -> Result<(Box<dyn Read>, Option<u64>)> {
+fn tar_source(path: Option<&str>) -> Result<(Box<dyn Read + Send>, Option<u64>)> {
     match path {
         Some(p) if p != "-" => {
             let f = File::open(p)
@@ -207,7 +207,7 @@ pub fn load(client: &Client, a: &LoadArgs) -> Result<i32> {
     let mut resp = client
         .req("POST", &format!("/images/load{q}"))
         .stream(body, "application/x-tar", len)
-        .call()?;
+        .call_while_sending()?;
     if resp
         .header("content-type")
         .is_some_and(|c| c.contains("json"))

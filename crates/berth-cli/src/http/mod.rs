@@ -36,7 +36,7 @@ pub enum Body<'a> {
     Json(Vec<u8>),
     /// A reader sent with `Content-Length` when its length is known, chunked otherwise.
     Stream {
-        reader: Box<dyn Read + 'a>,
+        reader: Box<dyn Read + Send + 'a>,
         content_type: &'static str,
         len: Option<u64>,
     },
@@ -183,7 +183,7 @@ impl<'c, 'a> Req<'c, 'a> {
     /// A streamed body (chunked unless `len` is known).
     pub fn stream(
         mut self,
-        reader: Box<dyn Read + 'a>,
+        reader: Box<dyn Read + Send + 'a>,
         content_type: &'static str,
         len: Option<u64>,
     ) -> Self {
@@ -236,6 +236,35 @@ impl<'c, 'a> Req<'c, 'a> {
     /// Sends the request; an error for any status of 400 and above.
     pub fn call(self) -> Result<Response> {
         self.send()?.error_for_status()
+    }
+
+    /// As [`Req::call`], but the body is written by a thread of its own while the answer is
+    /// read here: for a daemon that answers while it reads (`load`'s progress), which would
+    /// otherwise wait on a full socket while we wait to finish writing.
+    pub fn call_while_sending(self) -> Result<Response>
+    where
+        'a: 'static,
+    {
+        let stream = self.client.connect()?;
+        let path = self.full_path();
+        let head_only = self.method == "HEAD";
+        let reader = BufReader::new(stream.try_clone()?);
+        let mut writer = stream;
+        let (method, headers, body) = (self.method, self.headers, self.body);
+        let sending = std::thread::Builder::new()
+            .name("send".into())
+            .spawn(move || wire::write_request(&mut writer, method, &path, &headers, body).err())
+            .map_err(Error::from)?;
+        let pending = Pending {
+            reader,
+            head_only,
+            write_err: None,
+        };
+        match pending.finish() {
+            Ok(r) => r.error_for_status(),
+            // No answer: the write's error says more, if there was one.
+            Err(e) => Err(sending.join().ok().flatten().unwrap_or(e)),
+        }
     }
 
     /// Sends with `Connection: Upgrade` / `Upgrade: tcp` and takes the raw connection on

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
 use crate::reference::Reference;
+use crate::registry::progress::{NoProgress, Progress};
 use crate::store::Store;
 
 pub use changes::{apply_changes, SUPPORTED_CHANGES};
@@ -63,8 +64,18 @@ pub enum ArchiveFormat {
 /// `index.json` and `manifest.json` (docker 25+) is read as an OCI layout. On any
 /// error no ref is set; blobs already verified may stay, temporary files do not.
 pub fn load<R: Read>(reader: R, store: &Store) -> Result<Vec<LoadedImage>> {
+    load_with_progress(reader, store, &NoProgress)
+}
+
+/// [`load`], reporting each layer's bytes to `progress` as they are read (docker's
+/// `Loading layer` bars).
+pub fn load_with_progress<R: Read>(
+    reader: R,
+    store: &Store,
+    progress: &dyn Progress,
+) -> Result<Vec<LoadedImage>> {
     let (_, input) = decompress(reader)?;
-    let mut spool = spool::Spool::read(input, store)?;
+    let mut spool = spool::Spool::read(input, store, progress)?;
     let images = if spool.exists("index.json") {
         oci_layout::load(&mut spool)?
     } else if spool.exists("manifest.json") {

@@ -14,10 +14,13 @@ use super::{blob_path_digest, decompress};
 use crate::digest::{Digest, Verifier};
 use crate::error::{io_err, Error, Result};
 use crate::manifest::MAX_MANIFEST_SIZE;
+use crate::registry::progress::{BlobOutcome, Counting, NoProgress, Progress};
 use crate::store::Store;
 use crate::unpack::Compression;
 
 const MAX_LINK_HOPS: usize = 40;
+/// Entries this large or larger (layers, not configs or manifests) report their progress.
+const PROGRESS_MIN: u64 = 256 << 10;
 
 /// One archive entry.
 #[derive(Clone, Debug)]
@@ -39,11 +42,14 @@ pub(crate) struct Spool {
     dir: tempfile::TempDir,
     items: HashMap<String, Item>,
     store: Store,
+    /// The id given to progress for entries too small to report.
+    no_id: Digest,
 }
 
 impl Spool {
-    /// Reads the whole (already decompressed) tar stream.
-    pub(crate) fn read<R: Read>(input: R, store: &Store) -> Result<Self> {
+    /// Reads the whole (already decompressed) tar stream, reporting the bytes of each large
+    /// entry to `progress` as they pass.
+    pub(crate) fn read<R: Read>(input: R, store: &Store, progress: &dyn Progress) -> Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix(".archive-")
             .tempdir_in(store.root())
@@ -52,12 +58,13 @@ impl Spool {
             dir,
             items: HashMap::new(),
             store: store.clone(),
+            no_id: Digest::of_bytes(b""),
         };
         let mut counting = Verifier::new(input);
         {
             let mut archive = tar::Archive::new(&mut counting);
             for (n, entry) in archive.entries().map_err(tar_err)?.enumerate() {
-                spool.entry(entry.map_err(tar_err)?, n)?;
+                spool.entry(entry.map_err(tar_err)?, n, progress)?;
             }
         }
         // Reading to the end makes a decompressor check its trailer (truncation).
@@ -65,7 +72,12 @@ impl Spool {
         Ok(spool)
     }
 
-    fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>, n: usize) -> Result<()> {
+    fn entry<R: Read>(
+        &mut self,
+        mut entry: tar::Entry<'_, R>,
+        n: usize,
+        progress: &dyn Progress,
+    ) -> Result<()> {
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();
         let kind = entry.header().entry_type();
@@ -98,10 +110,34 @@ impl Spool {
             }
             EntryType::Regular | EntryType::Continuous => {
                 let size = entry.size();
-                match blob_path_digest(&name) {
-                    Some(d) => self.put_blob(&mut entry, d, size)?,
-                    None => self.spool_file(&mut entry, size, n, &shown)?,
+                let blob = blob_path_digest(&name);
+                // A layer's id as docker shows it: its digest, or the legacy layer directory.
+                let id = (size >= PROGRESS_MIN).then(|| {
+                    blob.clone().unwrap_or_else(|| {
+                        comps
+                            .first()
+                            .and_then(|d| Digest::from_hex(d).ok())
+                            .unwrap_or_else(|| Digest::of_bytes(name.as_bytes()))
+                    })
+                });
+                let mut counted = Counting {
+                    inner: &mut entry,
+                    digest: id.as_ref().unwrap_or(&self.no_id),
+                    done: 0,
+                    total: size,
+                    progress: if id.is_some() { progress } else { &NoProgress },
+                };
+                if let Some(id) = &id {
+                    progress.started(id, size);
                 }
+                let item = match blob {
+                    Some(d) => self.put_blob(&mut counted, d, size)?,
+                    None => self.spool_file(&mut counted, size, n, &shown)?,
+                };
+                if let Some(id) = &id {
+                    progress.finished(id, &BlobOutcome::Loaded);
+                }
+                item
             }
             other => {
                 return Err(Error::Archive(format!(

@@ -5,7 +5,7 @@
 mod auth;
 mod credentials;
 mod http;
-mod progress;
+pub(crate) mod progress;
 mod pull;
 mod push;
 mod sources;

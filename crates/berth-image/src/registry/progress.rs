@@ -18,6 +18,8 @@ pub enum BlobOutcome {
     Exists,
     /// Mounted on the registry from another repository (`domain/path`).
     Mounted(String),
+    /// Read from an archive (`load`) into the store.
+    Loaded,
 }
 
 /// Receives progress for each blob; calls may come from several threads at once.
@@ -100,6 +102,7 @@ impl<W: Write + Send> Progress for LineProgress<W> {
             BlobOutcome::Pushed => "pushed".to_string(),
             BlobOutcome::Exists => "already exists".to_string(),
             BlobOutcome::Mounted(from) => format!("mounted from {from}"),
+            BlobOutcome::Loaded => "loaded".to_string(),
         };
         self.line(digest, &text);
     }
