@@ -515,8 +515,14 @@ pub async fn remove(
 
 pub async fn prune(State(eng): State<Eng>) -> ApiResult<Json<Value>> {
     blocking(&eng, |e| {
-        e.images.gc()?;
-        Ok(Json(json!({"ImagesDeleted": [], "SpaceReclaimed": 0})))
+        let deleted = e
+            .images
+            .prune(|id| e.image_user(&id.to_string()).is_some())?;
+        let deleted: Vec<Value> = deleted
+            .iter()
+            .map(|id| json!({"Deleted": id.to_string()}))
+            .collect();
+        Ok(Json(json!({"ImagesDeleted": deleted, "SpaceReclaimed": 0})))
     })
     .await
 }

@@ -12,6 +12,8 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 const MAX_MANIFEST: u64 = 4 << 20;
 const MAX_CONFIG: u64 = 8 << 20;
+/// The name an untagged image a container still uses is kept under (`<none>@<manifest>`).
+const DANGLING: &str = "<none>@";
 
 /// One image as the engine sees it: docker's image id is the config digest.
 #[derive(Clone, Debug)]
@@ -251,32 +253,34 @@ impl Images {
         let by_name = Reference::parse(name)
             .ok()
             .filter(|r| self.store.get_ref(&r.to_string()).ok().flatten().is_some());
+        let refs = self.refs_of(&img.id)?;
         let mut out = Vec::new();
+        // What goes: by id, every name; by name, that name, and (docker does this) when it
+        // was its repository's last tag of the image, that repository's digest names too.
         let names: Vec<String> = match &by_name {
-            Some(r) if img.repo_tags.len() > 1 => vec![r.to_string()],
-            _ => self
-                .store
-                .refs()?
-                .into_iter()
-                .filter(|(_, d)| self.load(d).map(|i| i.id == img.id).unwrap_or(false))
-                .map(|(n, _)| n)
-                .collect(),
-        };
-        let deleting = names.len()
-            == self
-                .store
-                .refs()?
-                .into_iter()
-                .filter(|(_, d)| self.load(d).map(|i| i.id == img.id).unwrap_or(false))
-                .count();
-        if deleting && !force {
-            if let Some(c) = in_use(&img.id) {
-                return Err(Error::Conflict(format!(
-                    "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
-                    &c[..12.min(c.len())],
-                    &img.id.hex()[..12]
-                )));
+            Some(r) => {
+                let mut names = vec![r.to_string()];
+                let repo = r.repository();
+                let same_repo: Vec<Reference> = refs
+                    .iter()
+                    .filter_map(|n| Reference::parse(n).ok())
+                    .filter(|o| o.repository() == repo && o.to_string() != names[0])
+                    .collect();
+                if r.digest().is_none() && !same_repo.iter().any(|o| o.digest().is_none()) {
+                    names.extend(same_repo.iter().map(|o| o.to_string()));
+                }
+                names
             }
+            None => refs.clone(),
+        };
+        let deleting = refs.iter().all(|n| names.contains(n));
+        let user = if deleting { in_use(&img.id) } else { None };
+        if let (Some(c), false) = (&user, force) {
+            return Err(Error::Conflict(format!(
+                "conflict: unable to remove repository reference \"{name}\" (must force) - container {} is using its referenced image {}",
+                &c[..12.min(c.len())],
+                &img.id.hex()[..12]
+            )));
         }
         for n in &names {
             self.store.remove_ref(n)?;
@@ -285,11 +289,48 @@ impl Images {
                 .unwrap_or(n.clone());
             out.push(("Untagged".to_string(), shown));
         }
-        if deleting {
+        // Forced while a container uses it: untagged, but kept (as docker's `<none>` image)
+        // for that container, under a name no reference parses as.
+        if deleting && user.is_some() {
+            self.store
+                .set_ref(&format!("{DANGLING}{}", img.manifest), &img.manifest)?;
+        }
+        if deleting && user.is_none() {
             out.push(("Deleted".to_string(), img.id.to_string()));
             self.gc()?;
         }
         Ok(out)
+    }
+
+    /// `image prune`: the untagged images no container uses any more go, then what no
+    /// image uses. Returns the ids deleted.
+    pub fn prune(&self, in_use: impl Fn(&Digest) -> bool) -> Result<Vec<Digest>> {
+        let mut deleted = Vec::new();
+        for (name, manifest) in self.store.refs()? {
+            if !name.starts_with(DANGLING) {
+                continue;
+            }
+            let id = self.load(&manifest).map(|i| i.id).ok();
+            if !id.as_ref().is_some_and(&in_use) {
+                self.store.remove_ref(&name)?;
+                if let Some(id) = id.filter(|id| self.refs_of(id).is_ok_and(|r| r.is_empty())) {
+                    deleted.push(id);
+                }
+            }
+        }
+        self.gc()?;
+        Ok(deleted)
+    }
+
+    /// Every name (tag or digest ref) that points at the image `id`.
+    fn refs_of(&self, id: &Digest) -> Result<Vec<String>> {
+        Ok(self
+            .store
+            .refs()?
+            .into_iter()
+            .filter(|(_, d)| self.load(d).map(|i| i.id == *id).unwrap_or(false))
+            .map(|(n, _)| n)
+            .collect())
     }
 
     /// Remove blobs and snapshots no tagged image uses (after background unpacks have

@@ -479,6 +479,72 @@ fn progress_bars_on_a_terminal_and_plain_lines_otherwise() {
 }
 
 #[test]
+fn rmi_of_a_tag_keeps_other_names_and_forced_rmi_keeps_what_a_container_uses() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let Some(reg) = Registry::start(&d, "registry", None) else {
+        return;
+    };
+    let repo = format!("{}/rmi/a", reg.domain());
+    d.ok(&["tag", "busybox", &format!("{repo}:1")]);
+    d.ok(&["push", &format!("{repo}:1")]);
+    rmi_all(&d);
+    d.ok(&["pull", &format!("{repo}:1")]);
+    d.ok(&["tag", &format!("{repo}:1"), &format!("{repo}:2")]);
+    d.ok(&["tag", &format!("{repo}:1"), "other/b:1"]);
+    let digests = |name: &str| d.ok(&["image", "inspect", "-f", "{{json .RepoDigests}}", name]);
+    assert!(digests("other/b:1").contains(&format!("{repo}@sha256:")));
+    // One of two tags of the repository: only that tag goes.
+    assert_eq!(
+        d.ok(&["rmi", &format!("{repo}:1")]),
+        format!("Untagged: {repo}:1")
+    );
+    assert!(digests("other/b:1").contains(&format!("{repo}@sha256:")));
+    // Its last tag: the repository's digest name goes with it (docker does so); the image
+    // stays under its other name.
+    let out = d.ok(&["rmi", &format!("{repo}:2")]);
+    assert!(out.contains(&format!("Untagged: {repo}:2")), "{out}");
+    assert!(out.contains(&format!("Untagged: {repo}@sha256:")), "{out}");
+    assert!(!out.contains("Deleted"), "{out}");
+    assert_eq!(digests("other/b:1"), "[]");
+    let snaps = snapshots(&d);
+
+    // Forced away while a (stopped) container uses it: untagged, kept as <none>, still runs.
+    d.ok(&[
+        "create",
+        "--name",
+        "user",
+        "--network",
+        "none",
+        "other/b:1",
+        "echo",
+        "still here",
+    ]);
+    fails_with(&d.docker(&["rmi", "other/b:1"]), "container");
+    assert_eq!(d.ok(&["rmi", "-f", "other/b:1"]), "Untagged: other/b:1");
+    assert_eq!(
+        d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
+        "<none>:<none>"
+    );
+    assert_eq!(d.ok(&["start", "-a", "user"]), "still here");
+    d.ok(&["image", "prune", "-f"]);
+    assert_eq!(
+        d.ok(&["start", "-a", "user"]),
+        "still here",
+        "pruned while in use"
+    );
+    assert_eq!(snapshots(&d), snaps);
+    // Once the container is gone, prune takes it.
+    d.ok(&["rm", "user"]);
+    let out = d.ok(&["image", "prune", "-f"]);
+    assert!(out.contains("deleted: sha256:"), "{out}");
+    assert_eq!(d.ok(&["images", "-q"]), "");
+    assert_eq!(snapshots(&d), Vec::<String>::new());
+}
+
+#[test]
 fn login_logout_push_pull_with_htpasswd_auth() {
     if !engine::usable() {
         return;
