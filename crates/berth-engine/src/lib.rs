@@ -18,6 +18,7 @@ mod logs;
 pub mod model;
 mod netops;
 mod network;
+mod seccomp;
 mod spec;
 mod volumes;
 

@@ -75,6 +75,17 @@ impl Engine {
             return Err(Error::Invalid("no command specified".into()));
         }
         self.check_network_mode(&hc.network_mode)?;
+        // Capabilities and the seccomp profile are checked now, so a bad one fails create.
+        let caps = crate::spec::capabilities(
+            hc.cap_add.as_deref().unwrap_or_default(),
+            hc.cap_drop.as_deref().unwrap_or_default(),
+            hc.privileged,
+        )?;
+        crate::seccomp::profile(
+            hc.security_opt.as_deref().unwrap_or_default(),
+            &caps,
+            hc.privileged,
+        )?;
         let policy = hc.restart_policy.name.as_str();
         if !matches!(
             policy,

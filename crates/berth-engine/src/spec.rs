@@ -54,7 +54,14 @@ pub fn capabilities(add: &[String], drop: &[String], privileged: bool) -> Result
         .map(|c| format!("CAP_{c}"))
         .collect();
     let mut caps: Vec<String> = if privileged || add.iter().any(|c| norm(c) == "CAP_ALL") {
-        all.clone()
+        // All the daemon may hand out: a capability outside its own bounding set would make
+        // the container's capset fail.
+        let bounding = own_bounding_set();
+        all.iter()
+            .enumerate()
+            .filter(|(bit, _)| bounding >> bit & 1 == 1)
+            .map(|(_, c)| c.clone())
+            .collect()
     } else {
         DEFAULT_CAPS.iter().map(|s| s.to_string()).collect()
     };
@@ -76,6 +83,19 @@ pub fn capabilities(add: &[String], drop: &[String], privileged: bool) -> Result
         caps.retain(|x| *x != c);
     }
     Ok(caps)
+}
+
+/// This process's capability bounding set (`CapBnd` in /proc/self/status); all bits when
+/// it cannot be read.
+fn own_bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX)
 }
 
 pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
@@ -224,6 +244,13 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
             ],
         },
     });
+    if let Some(p) = crate::seccomp::profile(
+        hc.security_opt.as_deref().unwrap_or_default(),
+        &caps,
+        hc.privileged,
+    )? {
+        spec["linux"]["seccomp"] = p;
+    }
     if hc.privileged {
         spec["linux"]["maskedPaths"] = json!([]);
         spec["linux"]["readonlyPaths"] = json!([]);

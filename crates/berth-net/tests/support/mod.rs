@@ -97,6 +97,29 @@ impl Drop for Ns {
     }
 }
 
+/// On a server's thread: enters netns `name`, binds with `bind`, and tells the test thread
+/// whether that worked (why not, if not).
+fn bound_in<T>(
+    name: &str,
+    tx: &std::sync::mpsc::Sender<Result<(), String>>,
+    bind: impl FnOnce() -> std::io::Result<T>,
+) -> Option<T> {
+    let entered = netns::open(&PathBuf::from(format!("/run/netns/{name}")))
+        .map_err(|e| format!("open netns: {e}"))
+        .and_then(|fd| {
+            nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| format!("setns: {e}"))
+        });
+    let res = entered.and_then(|()| bind().map_err(|e| format!("bind: {e}")));
+    match res {
+        Ok(t) => tx.send(Ok(())).ok().map(|()| t),
+        Err(e) => {
+            let _ = tx.send(Err(e));
+            None
+        }
+    }
+}
+
 /// A TCP server inside a netns that accepts one connection, sends the peer's address
 /// back and returns it.
 pub fn tcp_server(ns: &Ns, port: u16) -> std::thread::JoinHandle<Option<SocketAddr>> {
@@ -112,11 +135,11 @@ pub fn tcp_server_on(
     let (tx, rx) = std::sync::mpsc::channel();
     let name = ns.name.clone();
     let handle = std::thread::spawn(move || {
-        let fd = netns::open(&PathBuf::from(format!("/run/netns/{name}"))).ok()?;
-        nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).ok()?;
-        let l = TcpListener::bind((bind, port)).ok()?;
-        l.set_nonblocking(true).ok()?;
-        tx.send(()).ok()?;
+        let l = bound_in(&name, &tx, || {
+            let l = TcpListener::bind((bind, port))?;
+            l.set_nonblocking(true)?;
+            Ok(l)
+        })?;
         let deadline = Instant::now() + Duration::from_secs(4);
         while Instant::now() < deadline {
             if let Ok((mut s, peer)) = l.accept() {
@@ -128,8 +151,12 @@ pub fn tcp_server_on(
         }
         None
     });
-    rx.recv_timeout(Duration::from_secs(3))
-        .expect("server started");
+    if let Err(e) = rx
+        .recv_timeout(Duration::from_secs(3))
+        .expect("server started")
+    {
+        panic!("the server in {} did not start: {e}", ns.name);
+    }
     handle
 }
 
@@ -162,18 +189,22 @@ pub fn udp_server_on(
     let (tx, rx) = std::sync::mpsc::channel();
     let name = ns.name.clone();
     let handle = std::thread::spawn(move || {
-        let fd = netns::open(&PathBuf::from(format!("/run/netns/{name}"))).ok()?;
-        nix::sched::setns(fd.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).ok()?;
-        let s = UdpSocket::bind((bind, port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(4))).ok()?;
-        tx.send(()).ok()?;
+        let s = bound_in(&name, &tx, || {
+            let s = UdpSocket::bind((bind, port))?;
+            s.set_read_timeout(Some(Duration::from_secs(4)))?;
+            Ok(s)
+        })?;
         let mut buf = [0u8; 64];
         let (_, peer) = s.recv_from(&mut buf).ok()?;
         s.send_to(peer.to_string().as_bytes(), peer).ok()?;
         Some(peer)
     });
-    rx.recv_timeout(Duration::from_secs(3))
-        .expect("server started");
+    if let Err(e) = rx
+        .recv_timeout(Duration::from_secs(3))
+        .expect("server started")
+    {
+        panic!("the server in {} did not start: {e}", ns.name);
+    }
     handle
 }
 

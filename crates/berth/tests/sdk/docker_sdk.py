@@ -21,10 +21,16 @@ def step(name):
 
 
 def eventually(f, limit=10.0):
+    """f() turns true within `limit` seconds. A NotFound on the way counts as not yet: the
+    SDK's list() inspects each container it listed, and an auto-removed one may be gone by
+    then (docker answers the same)."""
     end = time.time() + limit
     while time.time() < end:
-        if f():
-            return True
+        try:
+            if f():
+                return True
+        except docker.errors.NotFound:
+            pass
         time.sleep(0.1)
     return f()
 
