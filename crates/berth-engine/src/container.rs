@@ -100,6 +100,9 @@ pub struct MountPoint {
     pub rw: bool,
     /// A volume made for this container alone (image VOLUME, `-v /path`), removed by `rm -v`.
     pub anonymous: bool,
+    /// `nocopy`: an empty volume is not filled from the image at the first start.
+    #[serde(default)]
+    pub no_copy: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

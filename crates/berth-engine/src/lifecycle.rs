@@ -258,6 +258,9 @@ impl Engine {
             std::fs::create_dir_all(&cwd)
                 .ctx(|| format!("creating working directory {}", rec.config.working_dir))?;
         }
+        for m in &rec.mounts {
+            crate::volumes::copy_up(&rootfs, m)?;
+        }
 
         let mode = rec.network_mode().to_string();
         let bridged = !matches!(mode.as_str(), "host" | "none") && !mode.starts_with("container:");

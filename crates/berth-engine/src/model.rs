@@ -118,6 +118,14 @@ pub struct Mount {
     pub source: String,
     pub target: String,
     pub read_only: bool,
+    pub volume_options: Option<VolumeOptions>,
+}
+
+/// `Mounts[].VolumeOptions` (`--mount type=volume,volume-nocopy`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct VolumeOptions {
+    pub no_copy: bool,
 }
 
 /// `NetworkingConfig.EndpointsConfig[net]`.

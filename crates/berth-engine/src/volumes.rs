@@ -8,7 +8,7 @@ use crate::error::{Context, Error, Result};
 use crate::model::{ContainerConfig, HostConfig};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A volume as `docker volume inspect` shows it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -171,7 +171,9 @@ impl Engine {
             };
             check_dst(dst)?;
             let rw = !opts.split(',').any(|o| o == "ro");
-            out.push(self.mount_point(src, dst, rw)?);
+            let mut m = self.mount_point(src, dst, rw)?;
+            m.no_copy = opts.split(',').any(|o| o == "nocopy");
+            out.push(m);
         }
         for m in hc.mounts.iter().flatten() {
             check_dst(&m.target)?;
@@ -185,7 +187,11 @@ impl Engine {
                     }
                     out.push(self.mount_point(&m.source, &m.target, !m.read_only)?)
                 }
-                "volume" => out.push(self.mount_point(&m.source, &m.target, !m.read_only)?),
+                "volume" => {
+                    let mut mp = self.mount_point(&m.source, &m.target, !m.read_only)?;
+                    mp.no_copy = m.volume_options.as_ref().is_some_and(|o| o.no_copy);
+                    out.push(mp)
+                }
                 "tmpfs" => tmpfs.push((m.target.clone(), String::new())),
                 t => return Err(Error::Invalid(format!("mount type unknown: {t}"))),
             }
@@ -213,6 +219,7 @@ impl Engine {
                 destination: dst.into(),
                 rw,
                 anonymous: false,
+                no_copy: false,
             });
         }
         let anonymous = src.is_empty();
@@ -228,6 +235,78 @@ impl Engine {
             destination: dst.into(),
             rw,
             anonymous,
+            no_copy: false,
         })
     }
+}
+
+/// docker's copy-up: the first time an empty volume is mounted over a directory the image
+/// has, the image's files (modes, owners, times, symlinks as symlinks) are copied into it,
+/// and the volume's root takes the directory's owner and mode. Nothing is followed out of
+/// either tree; device nodes and sockets are skipped.
+pub(crate) fn copy_up(rootfs: &Path, m: &MountPoint) -> Result<()> {
+    if m.typ != "volume" || m.no_copy {
+        return Ok(());
+    }
+    let dst = Path::new(&m.source);
+    let empty = std::fs::read_dir(dst)
+        .ctx(|| format!("reading volume {}", m.name))?
+        .next()
+        .is_none();
+    if !empty {
+        return Ok(());
+    }
+    let Ok(src) = berth_runtime::mounts::resolve_in_root(rootfs, Path::new(&m.destination)) else {
+        return Ok(());
+    };
+    match std::fs::symlink_metadata(&src) {
+        Ok(md) if md.is_dir() => {}
+        _ => return Ok(()),
+    }
+    copy_tree(&src, dst).ctx(|| format!("copying {} into volume {}", m.destination, m.name))
+}
+
+fn copy_tree(src: &Path, dst: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    for entry in std::fs::read_dir(src)? {
+        let entry = entry?;
+        let (from, to) = (entry.path(), dst.join(entry.file_name()));
+        let md = std::fs::symlink_metadata(&from)?;
+        let ft = md.file_type();
+        if ft.is_dir() {
+            std::fs::create_dir(&to)?;
+            copy_tree(&from, &to)?;
+        } else if ft.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(&from)?, &to)?;
+        } else if ft.is_file() {
+            let mut r = std::fs::File::open(&from)?;
+            let mut w = std::fs::File::create(&to)?;
+            std::io::copy(&mut r, &mut w)?;
+        } else {
+            continue;
+        }
+        std::os::unix::fs::lchown(&to, Some(md.uid()), Some(md.gid()))?;
+        if !ft.is_symlink() {
+            std::fs::set_permissions(&to, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+        }
+        set_times(&to, &md)?;
+    }
+    let md = std::fs::symlink_metadata(src)?;
+    std::os::unix::fs::lchown(dst, Some(md.uid()), Some(md.gid()))?;
+    std::fs::set_permissions(dst, std::fs::Permissions::from_mode(md.mode() & 0o7777))?;
+    set_times(dst, &md)
+}
+
+/// The access and modification times of `md` on `path` (not following a symlink).
+fn set_times(path: &Path, md: &std::fs::Metadata) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let ts = |s: i64, ns: i64| nix::sys::time::TimeSpec::new(s, ns);
+    nix::sys::stat::utimensat(
+        nix::fcntl::AT_FDCWD,
+        path,
+        &ts(md.atime(), md.atime_nsec()),
+        &ts(md.mtime(), md.mtime_nsec()),
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .map_err(std::io::Error::from)
 }

@@ -283,6 +283,138 @@ fn named_volumes_keep_data_between_containers() {
     assert!(!d.ok(&["volume", "ls", "-q"]).lines().any(|l| l == "keep"));
 }
 
+/// The volume's directory on the host, from `volume inspect`.
+fn volume_dir(d: &Daemon, name: &str) -> std::path::PathBuf {
+    d.ok(&["volume", "inspect", "-f", "{{.Mountpoint}}", name])
+        .into()
+}
+
+#[test]
+fn empty_volumes_are_filled_from_the_image_once_unless_nocopy() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    // An image with /data (owned by nobody, 0750): a file (0640), a subdirectory, and a
+    // symlink pointing out of it; VOLUME /data.
+    let base = d.dir.path().join("img");
+    std::fs::create_dir_all(&base).unwrap();
+    engine::busybox_tar(&base);
+    let root = base.join("bb");
+    let data = root.join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("hello"), "from the image\n").unwrap();
+    std::fs::write(data.join("sub/deep"), "deep\n").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", data.join("link")).unwrap();
+    std::fs::set_permissions(data.join("hello"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o750)).unwrap();
+    for p in [&data, &data.join("hello"), &data.join("sub")] {
+        std::os::unix::fs::chown(p, Some(65534), Some(65534)).unwrap();
+    }
+    let tar = base.join("withdata.tar");
+    let ok = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    d.ok(&[
+        "import",
+        "--change",
+        "VOLUME /data",
+        tar.to_str().unwrap(),
+        "withdata",
+    ]);
+
+    // A new named volume takes the image's files, owners, modes and symlinks as they are.
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "filled:/data",
+            "withdata",
+            "cat",
+            "/data/hello",
+            "/data/sub/deep"
+        ]),
+        "from the image\ndeep"
+    );
+    let v = volume_dir(&d, "filled");
+    let md = std::fs::metadata(v.join("hello")).unwrap();
+    assert_eq!((md.uid(), md.mode() & 0o7777), (65534, 0o640));
+    let md = std::fs::metadata(&v).unwrap();
+    assert_eq!(
+        (md.uid(), md.gid(), md.mode() & 0o7777),
+        (65534, 65534, 0o750)
+    );
+    assert_eq!(
+        std::fs::read_link(v.join("link")).unwrap(),
+        std::path::Path::new("/etc/passwd")
+    );
+    // Once it has content, it is the volume's: nothing is copied over it again.
+    std::fs::remove_file(v.join("hello")).unwrap();
+    std::fs::write(v.join("mine"), "mine").unwrap();
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "filled:/data",
+            "withdata",
+            "ls",
+            "/data"
+        ]),
+        "link\nmine\nsub"
+    );
+    // The image's VOLUME (an anonymous volume) is filled too.
+    assert_eq!(
+        d.ok(&["run", "--rm", "withdata", "cat", "/data/hello"]),
+        "from the image"
+    );
+    // nocopy, both spellings: the volume stays empty.
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "bare:/data:nocopy",
+            "withdata",
+            "ls",
+            "-A",
+            "/data"
+        ]),
+        ""
+    );
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--mount",
+            "type=volume,src=bare2,dst=/data,volume-nocopy",
+            "withdata",
+            "ls",
+            "-A",
+            "/data",
+        ]),
+        ""
+    );
+    assert_eq!(
+        std::fs::read_dir(volume_dir(&d, "bare")).unwrap().count(),
+        0
+    );
+    // A bind mount is never written to.
+    let host = d.dir.path().join("bindsrc");
+    std::fs::create_dir_all(&host).unwrap();
+    let spec = format!("{}:/data", host.display());
+    d.ok(&["run", "--rm", "-v", &spec, "withdata", "true"]);
+    assert_eq!(std::fs::read_dir(&host).unwrap().count(), 0);
+}
+
 #[test]
 fn published_port_answers_host_loopback_and_other_containers() {
     if !engine::usable() {
