@@ -109,7 +109,8 @@ rm_cgroups() { # rmdir, depth-first, each existing /sys/fs/cgroup/<controller>/$
   done
 }
 berth_ids() { # every container id berth reported creating (the events log) or still has
-  { cat "$WORK/berth/created" 2>/dev/null; ls "$WORK/berth/run/runtime" 2>/dev/null; } | sort -u
+  { cat "$WORK/berth/created" 2>/dev/null
+    ls "/proc/$(cat "$WORK/berth.ns" 2>/dev/null)/root/run/berth/runtime" 2>/dev/null; } | sort -u
 }
 podman_ids() { # the same for podman: its events file and its containers' storage
   { grep -ho '"ID":"[0-9a-f]\{64\}"' "$WORK/podman/tmp/events/events.log" 2>/dev/null | cut -d'"' -f4
@@ -177,7 +178,7 @@ start_berth() {
   mkdir -p "$d"
   ns_new berth
   in_ns berth env BERTH_SHIM="$BERTH_SHIM" "$BERTH_BIN" daemon --data-root "$d/data" \
-    --exec-root "$d/run" -H "unix://$d/berth.sock" --nft-table berthbench --bridge bbench0 \
+    --exec-root /run/berth -H "unix://$d/berth.sock" --nft-table berthbench --bridge bbench0 \
     >"$d/daemon.log" 2>&1 &
   CLI_berth="$DOCKER_CLI -H unix://$d/berth.sock"
   CLI_berthcli="$BERTH_BIN -H unix://$d/berth.sock"
@@ -202,7 +203,7 @@ start_docker() {
   printf '{"deprecated-key-path": "%s/key.json"}\n' "$d" >"$d/daemon.json"
   # no --containerd: dockerd starts its own containerd, state under --exec-root, root under
   # --data-root; --cgroup-parent keeps the containers' cgroups in a tree of this run's own
-  in_ns docker dockerd --config-file "$d/daemon.json" --data-root "$d/data" --exec-root "$d/exec" \
+  in_ns docker dockerd --config-file "$d/daemon.json" --data-root "$d/data" --exec-root /run/docker \
     --pidfile "$d/dockerd.pid" -H "unix://$d/docker.sock" --cgroup-parent "/$DOCKER_CG" \
     >"$d/daemon.log" 2>&1 &
   CLI_docker="$DOCKER_CLI -H unix://$d/docker.sock"
@@ -225,7 +226,7 @@ start_podman() {
 [storage]
 driver = "overlay"
 graphroot = "$d/root"
-runroot = "$d/runroot"
+runroot = "/run/podman-runroot"
 EOF
   cat >"$d/containers.conf" <<EOF
 [containers]
@@ -590,7 +591,9 @@ mib() { awk -v k="$1" -v n="${2:-1}" 'BEGIN { printf "%.2f", k / 1024 / n }'; }
   echo
   echo "ratio to docker = this engine's median / dockerd's median (below 1 is faster). Every engine" \
     "ran in its own network, mount and pid namespace; podman's and the clients' namespace has the" \
-    "cgroup v2 mount hidden (crun refuses hybrid hosts). podman rm used \`-f -t 0\` (docker's \`rm -f\` kills at once)."
+    "cgroup v2 mount hidden (crun refuses hybrid hosts). podman rm used \`-f -t 0\` (docker's \`rm -f\` kills at once)." \
+    "Data roots (images, containers' layers and logs) on /tmp (ext4); runtime state (berth's and dockerd's" \
+    "--exec-root, podman's runroot) on the namespace's tmpfs /run, where their defaults put it."
   errs=()
   for f in "$T"/*.err "$T"/*.manyerr "$T"/*.rmerr; do [ -s "$f" ] && errs+=("$f"); done
   if [ -s "$WORK/stalls" ]; then

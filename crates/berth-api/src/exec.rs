@@ -31,7 +31,7 @@ pub async fn inspect(State(eng): State<Eng>, Path(id): Path<String>) -> ApiResul
             "ID": x.id, "ContainerID": x.container_id, "Running": x.running,
             "ExitCode": x.exit_code, "Pid": x.pid,
             "OpenStdin": c.attach_stdin, "OpenStdout": c.attach_stdout, "OpenStderr": c.attach_stderr,
-            "CanRemove": false, "DetachKeys": "",
+            "CanRemove": false, "DetachKeys": c.detach_keys,
             "ProcessConfig": {"tty": c.tty, "entrypoint": cmd.first(), "arguments": cmd.get(1..).unwrap_or_default(),
                               "privileged": c.privileged, "user": c.user},
         })))

@@ -24,7 +24,14 @@ type ShimRx = std::sync::mpsc::Receiver<berth_engine::Result<std::os::unix::net:
 /// Run before the client's side is closed (an exec's exit code must be known by then).
 type BeforeClose = Option<Box<dyn FnOnce() + Send>>;
 
-fn upgrade(mut req: Request, tty: bool, shim: ShimRx, before_close: BeforeClose) -> Response {
+/// `detach`: the detach keys watched for on stdin (None: stdin is not attached).
+fn upgrade(
+    mut req: Request,
+    tty: bool,
+    shim: ShimRx,
+    before_close: BeforeClose,
+    detach: Option<Vec<u8>>,
+) -> Response {
     let on_upgrade = hyper::upgrade::on(&mut req);
     let conn = req
         .extensions()
@@ -48,13 +55,47 @@ fn upgrade(mut req: Request, tty: bool, shim: ShimRx, before_close: BeforeClose)
         };
         let (mut sr, mut sw) = tokio::io::split(shim);
         let (mut cr, mut cw) = tokio::io::split(TokioIo::new(upgraded));
+        let (detached_tx, detached_rx) = tokio::sync::oneshot::channel::<()>();
         let to_shim = tokio::spawn(async move {
-            let _ = tokio::io::copy(&mut cr, &mut sw).await;
-            let _ = tokio::io::AsyncWriteExt::shutdown(&mut sw).await;
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let mut esc = detach.map(crate::detach::Escape::new);
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                let n = match cr.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => n,
+                };
+                let (pass, detach) = match &mut esc {
+                    Some(e) => {
+                        let f = e.feed(&buf[..n]);
+                        (f.pass, f.detach)
+                    }
+                    None => (buf[..n].to_vec(), false),
+                };
+                if !pass.is_empty() && sw.write_all(&pass).await.is_err() {
+                    break;
+                }
+                if detach {
+                    // The container keeps its stdin: no EOF is passed on.
+                    let _ = detached_tx.send(());
+                    return;
+                }
+            }
+            let _ = sw.shutdown().await;
         });
-        // The output side decides when we are done; stdin may stay open forever.
-        let _ = tokio::io::copy(&mut sr, &mut cw).await;
-        if let Some(f) = before_close {
+        // The output side decides when we are done (or the detach keys); stdin may stay
+        // open forever.
+        // (The stdin side ending without a detach drops the sender: that is no detach.)
+        let detach = async {
+            if detached_rx.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        let detached = tokio::select! {
+            _ = tokio::io::copy(&mut sr, &mut cw) => false,
+            () = detach => true,
+        };
+        if let (Some(f), false) = (before_close, detached) {
             let _ = tokio::task::spawn_blocking(f).await;
         }
         let _ = tokio::io::AsyncWriteExt::shutdown(&mut cw).await;
@@ -107,6 +148,7 @@ pub async fn attach(
     req: Request,
 ) -> ApiResult<Response> {
     let (stdin, stdout, stderr) = (flag(&q, "stdin"), flag(&q, "stdout"), flag(&q, "stderr"));
+    let keys = detach_keys(q.get("detachKeys"), stdin)?;
     let name = id.clone();
     let (tty, rx) = blocking(&eng, move |e| {
         let rec = e.find(&name)?;
@@ -116,7 +158,19 @@ pub async fn attach(
         ))
     })
     .await?;
-    Ok(upgrade(req, tty, rx, None))
+    Ok(upgrade(req, tty, rx, None, keys))
+}
+
+/// The detach keys for an attach with stdin: the client's, or docker's default.
+fn detach_keys(given: Option<&String>, stdin: bool) -> ApiResult<Option<Vec<u8>>> {
+    if !stdin {
+        return Ok(None);
+    }
+    let spec = given
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or(crate::detach::DEFAULT);
+    crate::detach::parse(spec).map(Some).map_err(ApiError::bad)
 }
 
 /// A stream that carries only `msg` (on stdout, framed unless a tty) and then ends.
@@ -161,22 +215,29 @@ pub async fn exec_start(
     let req = Request::from_parts(parts, Body::empty());
     let detach = opts.detach;
     let exec_id = id.clone();
-    let (tty, shim) = blocking(&eng, move |e| {
+    let (tty, shim, keys) = blocking(&eng, move |e| {
         let ex = e.exec_get(&id)?;
         let c = &ex.config;
+        let keys = detach_keys(Some(&c.detach_keys), c.attach_stdin)?;
         let dir = match e.exec_start(&id) {
             Ok(d) => d,
             // docker writes why the process could not start into the stream; the client
             // then reads the exit code from the exec.
             Err(berth_engine::Error::ExecFailed(msg)) if !detach => {
-                return Ok((c.tty || opts.tty, Some(message_stream(&msg, c.tty)?)));
+                return Ok((c.tty || opts.tty, Some(message_stream(&msg, c.tty)?), None));
             }
             Err(err) => return Err(err.into()),
         };
         let shim = if detach {
             None
         } else {
-            match e.attach_dir(&dir, c.attach_stdin, c.attach_stdout, c.attach_stderr) {
+            match e.attach_dir(
+                &dir,
+                c.attach_stdin,
+                c.attach_stdout,
+                c.attach_stderr,
+                false,
+            ) {
                 Ok(s) => Some(s),
                 // A process with no output may be gone before we attach: its shim has left
                 // exit.json and nothing to read, so the client gets an empty stream.
@@ -191,7 +252,7 @@ pub async fn exec_start(
                 Err(err) => return Err(err.into()),
             }
         };
-        Ok((c.tty || opts.tty, shim))
+        Ok((c.tty || opts.tty, shim, keys))
     })
     .await?;
     match shim {
@@ -205,7 +266,7 @@ pub async fn exec_start(
             let wait: BeforeClose = Some(Box::new(move || {
                 let _ = eng.exec_wait(&id, std::time::Duration::from_secs(5));
             }));
-            Ok(upgrade(req, tty, rx, wait))
+            Ok(upgrade(req, tty, rx, wait, keys))
         }
     }
 }

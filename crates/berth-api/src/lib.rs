@@ -6,6 +6,7 @@
 
 mod archive;
 mod containers;
+mod detach;
 mod error;
 mod exec;
 mod hijack;

@@ -73,6 +73,7 @@ pub(crate) struct PendingAttach {
     pub stdin: bool,
     pub stdout: bool,
     pub stderr: bool,
+    pub keep_stdin: bool,
     pub tx: std::sync::mpsc::Sender<Result<std::os::unix::net::UnixStream>>,
 }
 

@@ -21,6 +21,8 @@ pub struct ExecConfig {
     pub privileged: bool,
     pub user: String,
     pub working_dir: String,
+    /// Overrides the default detach keys (`ctrl-p,ctrl-q`) for this exec's stdin.
+    pub detach_keys: String,
 }
 
 #[derive(Clone, Debug)]

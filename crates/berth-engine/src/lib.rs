@@ -87,7 +87,8 @@ impl Engine {
         stderr: bool,
     ) -> Result<UnixStream> {
         let rec = self.find(name)?;
-        self.attach_dir(&self.container_dir(&rec.id), stdin, stdout, stderr)
+        let keep = !rec.config.stdin_once;
+        self.attach_dir(&self.container_dir(&rec.id), stdin, stdout, stderr, keep)
     }
 
     /// Attach to a container that may not be running yet: a created or stopped container's
@@ -102,7 +103,9 @@ impl Engine {
         let rec = self.find(name)?;
         let (tx, rx) = std::sync::mpsc::channel();
         if matches!(rec.state.status, Status::Running | Status::Paused) {
-            let _ = tx.send(self.attach_dir(&self.container_dir(&rec.id), stdin, stdout, stderr));
+            let keep = !rec.config.stdin_once;
+            let dir = self.container_dir(&rec.id);
+            let _ = tx.send(self.attach_dir(&dir, stdin, stdout, stderr, keep));
             return Ok(rx);
         }
         let mut p = self.pending.lock().unwrap_or_else(|p| p.into_inner());
@@ -112,6 +115,7 @@ impl Engine {
                 stdin,
                 stdout,
                 stderr,
+                keep_stdin: !rec.config.stdin_once,
                 tx,
             });
         Ok(rx)
@@ -127,8 +131,8 @@ impl Engine {
             .unwrap_or_default();
         let dir = self.container_dir(id);
         for w in waiting {
-            let _ =
-                w.tx.send(self.attach_dir(&dir, w.stdin, w.stdout, w.stderr));
+            let a = self.attach_dir(&dir, w.stdin, w.stdout, w.stderr, w.keep_stdin);
+            let _ = w.tx.send(a);
         }
     }
 
@@ -140,16 +144,19 @@ impl Engine {
             .remove(id);
     }
 
-    /// Attach to a shim by its directory (containers and execs alike).
+    /// Attach to a shim by its directory (containers and execs alike). `keep_stdin`: the
+    /// stream's end (a detach, a client's EOF) leaves the process's stdin open, as docker
+    /// does for a container not created with `StdinOnce`.
     pub fn attach_dir(
         &self,
         dir: &std::path::Path,
         stdin: bool,
         stdout: bool,
         stderr: bool,
+        keep_stdin: bool,
     ) -> Result<UnixStream> {
         let c = berth_shim::Client::connect(dir)?;
-        Ok(c.attach(stdin, stdout, stderr)?)
+        Ok(c.attach_keeping_stdin(stdin, stdout, stderr, keep_stdin)?)
     }
 
     /// Resize the container's terminal.

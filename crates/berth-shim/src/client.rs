@@ -51,11 +51,24 @@ impl Client {
     /// frames without a tty, raw bytes with one); what is written to it goes to its stdin,
     /// and shutting down its write half closes that stdin.
     pub fn attach(&self, stdin: bool, stdout: bool, stderr: bool) -> Result<UnixStream> {
+        self.attach_keeping_stdin(stdin, stdout, stderr, false)
+    }
+
+    /// [`Client::attach`]; with `keep_stdin`, this stream's end does not close the
+    /// process's stdin.
+    pub fn attach_keeping_stdin(
+        &self,
+        stdin: bool,
+        stdout: bool,
+        stderr: bool,
+        keep_stdin: bool,
+    ) -> Result<UnixStream> {
         let mut s = self.stream()?;
         let req = Request::Attach {
             stdin,
             stdout,
             stderr,
+            keep_stdin,
         };
         expect_ok(roundtrip(&mut s, &req)?)?;
         Ok(s)

@@ -28,6 +28,10 @@ pub enum Request {
         stdout: bool,
         #[serde(default)]
         stderr: bool,
+        /// This client's end of stdin (its EOF, or its going away: a detach) leaves the
+        /// process's stdin open for the next attach (docker's `StdinOnce` false).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        keep_stdin: bool,
     },
     /// Set the pty's window size.
     Resize { rows: u16, cols: u16 },
@@ -137,7 +141,8 @@ mod tests {
             Request::Attach {
                 stdin: true,
                 stdout: true,
-                stderr: false
+                stderr: false,
+                keep_stdin: false,
             }
         );
         let r: Request = serde_json::from_str(r#"{"op":"resize","rows":24,"cols":80}"#).unwrap();

@@ -593,3 +593,100 @@ fn restart_policy_on_failure_restarts_then_gives_up() {
         ])
     );
 }
+
+/// A raw attach on the daemon's socket, as an SDK makes it: the 101 head read, then the
+/// stream.
+fn raw_attach(d: &Daemon, name: &str, query: &str) -> (std::os::unix::net::UnixStream, String) {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(&d.sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "POST /v1.41/containers/{name}/attach?stream=1&stdin=1&stdout=1&stderr=1{query} HTTP/1.1\r\n\
+         Host: berth\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Length: 0\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && s.read(&mut b).unwrap() == 1 {
+        head.push(b[0]);
+    }
+    (s, String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Reads until `want` shows up in what came back (or the read times out).
+fn read_until(s: &mut std::os::unix::net::UnixStream, want: &str) -> String {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&got).contains(want) {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// Whether the daemon closed the stream: EOF within the read timeout.
+fn closed(s: &mut std::os::unix::net::UnixStream) -> bool {
+    use std::io::Read;
+    let mut buf = [0u8; 256];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[test]
+fn detach_keys_end_a_raw_attach_and_leave_the_container_and_its_stdin() {
+    use std::io::Write;
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.ok(&[
+        "run",
+        "-d",
+        "-i",
+        "--name",
+        "echoer",
+        "--network",
+        "none",
+        "busybox",
+        "cat",
+    ]);
+    let (mut s, head) = raw_attach(&d, "echoer", "");
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    s.write_all(b"hello\n").unwrap();
+    assert!(read_until(&mut s, "hello").contains("hello"));
+    // docker's default keys: ctrl-p ctrl-q, split over two writes.
+    s.write_all(b"\x10").unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    s.write_all(b"\x11").unwrap();
+    assert!(closed(&mut s), "the attach did not end on ctrl-p ctrl-q");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Running}}", "echoer"]),
+        "true"
+    );
+    // The container's stdin stayed open: a new attach still talks to cat.
+    let (mut s, _) = raw_attach(&d, "echoer", "&detachKeys=ctrl-a,x");
+    s.write_all(b"again\n").unwrap();
+    assert!(read_until(&mut s, "again").contains("again"));
+    // Other keys: a broken-off sequence passes through, the whole one detaches.
+    s.write_all(b"\x01y\n").unwrap();
+    assert!(read_until(&mut s, "\x01y").contains("\x01y"));
+    s.write_all(b"\x01x").unwrap();
+    assert!(closed(&mut s), "the attach did not end on ctrl-a x");
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Running}}", "echoer"]),
+        "true"
+    );
+    // Bad keys: docker's 400.
+    let (_, head) = raw_attach(&d, "echoer", "&detachKeys=ctrl-1");
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    d.ok(&["rm", "-f", "echoer"]);
+}

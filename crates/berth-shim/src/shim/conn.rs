@@ -17,6 +17,7 @@ pub enum State {
         stdin: bool,
         stdout: bool,
         stderr: bool,
+        keep_stdin: bool,
     },
     /// Waiting for the exit record.
     Wait,
@@ -79,6 +80,18 @@ impl Conn {
 
     pub fn takes_stdin(&self) -> bool {
         matches!(self.state, State::Attach { stdin: true, .. })
+    }
+
+    /// Its end closes the process's stdin (it takes stdin and did not ask to keep it).
+    pub fn ends_stdin(&self) -> bool {
+        matches!(
+            self.state,
+            State::Attach {
+                stdin: true,
+                keep_stdin: false,
+                ..
+            }
+        )
     }
 
     /// Queue output: raw with a tty, else in a frame `[stream, 0, 0, 0, len BE u32]`.

@@ -325,7 +325,7 @@ impl Serve {
             Got::Nothing => {}
             Got::Gone => self.conns[i].dead = true,
             Got::Eof => {
-                if self.conns[i].takes_stdin() {
+                if self.conns[i].ends_stdin() {
                     if let Some(s) = &mut self.stdin {
                         s.eof = true;
                     }
@@ -353,12 +353,14 @@ impl Serve {
                 stdin,
                 stdout,
                 stderr,
+                keep_stdin,
             }) => {
                 c.reply(&Reply::ok(), false);
                 c.state = State::Attach {
                     stdin,
                     stdout,
                     stderr,
+                    keep_stdin,
                 };
                 if stdout || stderr {
                     if let Some(early) = self.early.take() {
