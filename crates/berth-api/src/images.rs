@@ -214,6 +214,8 @@ struct JsonProgress {
     verb: &'static str,
     /// The percent last reported, per layer.
     shown: Mutex<HashMap<Digest, u64>>,
+    /// A pull's layers unpacked as they arrive.
+    unpack: Option<berth_engine::PullUnpack>,
 }
 
 fn short(d: &Digest) -> String {
@@ -230,6 +232,11 @@ impl JsonProgress {
 }
 
 impl Progress for JsonProgress {
+    fn image(&self, config: &Digest, layers: &[Digest]) {
+        if let Some(u) = &self.unpack {
+            u.image(config, layers);
+        }
+    }
     fn started(&self, d: &Digest, total: u64) {
         self.detail(d, 0, total);
     }
@@ -247,6 +254,9 @@ impl Progress for JsonProgress {
     fn finished(&self, d: &Digest, o: &BlobOutcome) {
         if let Ok(mut m) = self.shown.lock() {
             m.remove(d);
+        }
+        if let (Some(u), BlobOutcome::Fetched | BlobOutcome::Exists) = (&self.unpack, o) {
+            u.ready(d);
         }
         let status = match o {
             BlobOutcome::Fetched => "Download complete",
@@ -277,6 +287,7 @@ fn options(
             sink: sink.clone(),
             verb,
             shown: Mutex::default(),
+            unpack: (verb == "Downloading").then(|| e.images.pull_unpack()),
         }),
         ..Options::default()
     }
@@ -391,6 +402,7 @@ pub async fn load(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Respo
             sink: sink.clone(),
             verb: LOADING,
             shown: Mutex::default(),
+            unpack: None,
         };
         let imgs = if quiet {
             berth_image::archive::load(&mut reader, &e.images.store)

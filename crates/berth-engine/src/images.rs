@@ -3,15 +3,15 @@
 
 use crate::error::{Error, Result};
 use crate::model::ContainerConfig;
+use crate::unpack::{layer_jobs, Unpacker};
 use berth_image::manifest::{parse_manifest, select_platform};
 use berth_image::{Digest, Manifest, Platform, Reference, Snapshots, Store};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::sync::Arc;
 
 const MAX_MANIFEST: u64 = 4 << 20;
-const MAX_CONFIG: u64 = 8 << 20;
+pub(crate) const MAX_CONFIG: u64 = 8 << 20;
 /// The name an untagged image a container still uses is kept under (`<none>@<manifest>`).
 const DANGLING: &str = "<none>@";
 
@@ -45,7 +45,7 @@ impl Image {
 pub struct Images {
     pub store: Store,
     pub snapshots: Snapshots,
-    unpacker: Unpacker,
+    pub(crate) unpacker: Unpacker,
 }
 
 impl Images {
@@ -372,144 +372,5 @@ impl Images {
             }
         }
         Ok(())
-    }
-}
-
-/// One layer to unpack: its blob, diff id, and its chain id and parent's.
-struct LayerJob {
-    blob: Digest,
-    diff: Digest,
-    parent: Option<Digest>,
-    chain: Digest,
-}
-
-fn layer_jobs(img: &Image) -> Result<Vec<LayerJob>> {
-    if img.layers.len() != img.diff_ids.len() {
-        return Err(Error::Invalid(format!(
-            "image {} has {} layers but {} diff ids",
-            img.id,
-            img.layers.len(),
-            img.diff_ids.len()
-        )));
-    }
-    let mut parent: Option<Digest> = None;
-    let mut out = Vec::with_capacity(img.layers.len());
-    for (blob, diff) in img.layers.iter().zip(&img.diff_ids) {
-        let chain = berth_image::chain_id(parent.as_ref(), diff);
-        out.push(LayerJob {
-            blob: blob.clone(),
-            diff: diff.clone(),
-            parent: parent.replace(chain.clone()),
-            chain,
-        });
-    }
-    Ok(out)
-}
-
-/// Unpacks layers into snapshots, several at once; one unpack per chain id at a time
-/// (a second caller waits for the first and then finds the snapshot there).
-#[derive(Clone)]
-struct Unpacker {
-    store: Store,
-    snapshots: Snapshots,
-    inflight: Arc<Mutex<HashMap<Digest, Arc<Mutex<()>>>>>,
-    /// How many background unpacks are running, and a signal when one ends.
-    background: Arc<(Mutex<usize>, Condvar)>,
-}
-
-impl Unpacker {
-    fn background_started(&self) {
-        *self
-            .background
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) += 1;
-    }
-
-    fn background_done(&self) {
-        let mut n = self
-            .background
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        *n = n.saturating_sub(1);
-        self.background.1.notify_all();
-    }
-
-    fn wait_background(&self) {
-        let mut n = self
-            .background
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        while *n > 0 {
-            n = self
-                .background
-                .1
-                .wait(n)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
-    }
-
-    /// Unpacks the missing layers of `jobs` on up to as many threads as there are cores;
-    /// the first error wins.
-    fn run(&self, jobs: &[LayerJob]) -> Result<()> {
-        let missing: Vec<&LayerJob> = jobs
-            .iter()
-            .filter(|j| !self.snapshots.exists(&j.chain))
-            .collect();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(missing.len());
-        if threads <= 1 {
-            return missing.iter().try_for_each(|j| self.one(j));
-        }
-        let next = AtomicUsize::new(0);
-        let work = || -> Result<()> {
-            while let Some(j) = missing.get(next.fetch_add(1, Ordering::Relaxed)) {
-                self.one(j)?;
-            }
-            Ok(())
-        };
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::Invalid("an unpack thread panicked".into())))
-                })
-                .collect::<Vec<_>>()
-                .into_iter()
-                .collect()
-        })
-    }
-
-    fn one(&self, j: &LayerJob) -> Result<()> {
-        let lock = self
-            .inflight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(j.chain.clone())
-            .or_default()
-            .clone();
-        let res = {
-            let _held = lock.lock().unwrap_or_else(PoisonError::into_inner);
-            if self.snapshots.exists(&j.chain) {
-                Ok(())
-            } else {
-                self.store.get(&j.blob).map_err(Error::from).and_then(|f| {
-                    self.snapshots
-                        .apply_layer(j.parent.as_ref(), f, Some(&j.diff))
-                        .map(drop)
-                        .map_err(Error::from)
-                })
-            }
-        };
-        self.inflight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&j.chain);
-        res
     }
 }

@@ -20,6 +20,7 @@ mod netops;
 mod network;
 mod seccomp;
 mod spec;
+mod unpack;
 mod volumes;
 
 pub use archive::{ArchiveSource, ExtractOpts, PathStat};
@@ -31,6 +32,7 @@ pub use exec::{ExecConfig, ExecRecord};
 pub use images::{Image, Images};
 pub use logs::{LogLine, LogOpts};
 pub use network::{NetCreate, NetworkRecord, OPT_BRIDGE_NAME, OPT_MTU};
+pub use unpack::PullUnpack;
 pub use volumes::Volume;
 
 use std::os::unix::net::UnixStream;

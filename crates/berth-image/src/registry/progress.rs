@@ -24,6 +24,8 @@ pub enum BlobOutcome {
 
 /// Receives progress for each blob; calls may come from several threads at once.
 pub trait Progress: Send + Sync {
+    /// A pull chose this image: its config and layers (in order) are the blobs to come.
+    fn image(&self, _config: &Digest, _layers: &[Digest]) {}
     /// A transfer of `total` bytes begins.
     fn started(&self, _digest: &Digest, _total: u64) {}
     /// `done` of `total` bytes have passed.

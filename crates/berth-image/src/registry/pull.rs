@@ -147,6 +147,7 @@ impl Registry {
             .iter()
             .map(descriptor_digest)
             .collect::<Result<Vec<_>>>()?;
+        self.progress.image(&digests[0], &digests[1..]);
         run_parallel(&blobs, self.concurrency, |desc| {
             self.fetch_blob(path, desc, store).map(drop)
         })?;
