@@ -159,6 +159,17 @@ for rt in "${RUNTIMES[@]}"; do
   rm_bench_cgroups
 done
 
+# The kernel's own part, for scale: the same five namespaces made, true run in them and
+# everything torn down, with no runtime, mounts or cgroups at all. A runtime cannot go below it.
+echo "timing the kernel floor (unshare -fmpniu true, $N runs)..." >&2
+: >"$WORK/floor.us"
+for ((i = 1; i <= N; i++)); do
+  t0=$EPOCHREALTIME
+  unshare -fmpniu "$BUSYBOX" true
+  t1=$EPOCHREALTIME
+  echo $((${t1/./} - ${t0/./})) >>"$WORK/floor.us"
+done
+
 # --- report --------------------------------------------------------------------------------
 stats() { # file of µs -> "median p90" in ms (p90: nearest rank)
   sort -n "$1" | awk '{a[NR] = $1 / 1000}
@@ -202,6 +213,10 @@ date_s=$(date -u +%F)
     [ -n "$crun_med" ] && ratio=$(awk -v a="$med" -v b="$crun_med" 'BEGIN {printf "%.2f", a / b}')
     echo "| $rt | ${ver:--} | $med | $p90 | $ratio | $runs |"
   done
+  read -r med p90 <<<"$(stats "$WORK/floor.us")"
+  ratio=n/a
+  [ -n "$crun_med" ] && ratio=$(awk -v a="$med" -v b="$crun_med" 'BEGIN {printf "%.2f", a / b}')
+  echo "| kernel floor: \`unshare -fmpniu true\` | util-linux | $med | $p90 | $ratio | $(wc -l <"$WORK/floor.us") |"
   echo
   echo "ratio to crun = runtime median / crun median (berth's target: ≤ 0.33)." \
     "crun ran inside \`unshare -m\` with /sys/fs/cgroup/unified unmounted (hybrid cgroup host)."

@@ -213,6 +213,7 @@ impl Images {
         let spawned = std::thread::Builder::new()
             .name("unpack".into())
             .spawn(move || {
+                crate::unpack::background_priority();
                 if let Err(e) = u.run(&jobs) {
                     eprintln!("berth: unpacking in the background: {e}");
                 }

@@ -59,6 +59,7 @@ impl PullUnpack {
                 let spawned = std::thread::Builder::new()
                     .name("unpack".into())
                     .spawn(move || {
+                        background_priority();
                         // An error is left for the run that needs the layer to report.
                         let _ = u.one(&j);
                         u.background_done();
@@ -91,6 +92,17 @@ impl PullUnpack {
             size: 0,
         };
         Some(layer_jobs(&img).ok()?.into_iter().map(Arc::new).collect())
+    }
+}
+
+/// Background unpacking yields to the work a user waits on (a push right after a load must
+/// not share the cores evenly with it): the calling thread, and the threads it starts, run at
+/// nice 10. A run that needs the layer waits for it all the same.
+pub(crate) fn background_priority() {
+    // SAFETY: setpriority with PRIO_PROCESS and who 0 changes only the calling thread's nice
+    // value on Linux; it touches no memory.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
 }
 
