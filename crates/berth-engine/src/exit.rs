@@ -69,12 +69,7 @@ impl Engine {
             let delay = Duration::from_millis(100 << rec.restart_count.min(8));
             let _ = std::thread::Builder::new().spawn(move || {
                 std::thread::sleep(delay);
-                match me.find(&id) {
-                    Ok(r) if r.state.status == Status::Restarting => {
-                        let _ = me.start(&id);
-                    }
-                    _ => {}
-                }
+                let _ = me.restart_start(&id);
             });
         } else if rec.host_config.auto_remove {
             let _ = self.remove(id, true, true);

@@ -187,9 +187,23 @@ impl Engine {
 
     /// `POST /containers/{id}/start`. Err(State) when it is already running.
     pub fn start(self: &Arc<Self>, name: &str) -> Result<()> {
+        self.start_inner(name, false)
+    }
+
+    /// A restart policy's start: only if the container still waits for it (a stop in the
+    /// meantime cancelled it), decided under the same lock as the transition.
+    pub(crate) fn restart_start(self: &Arc<Self>, id: &str) -> Result<()> {
+        self.start_inner(id, true)
+    }
+
+    fn start_inner(self: &Arc<Self>, name: &str, restarting: bool) -> Result<()> {
         let rec = {
             let mut map = self.lock();
             let rec = find_in(&map, name)?.clone();
+            if restarting && (rec.state.status != Status::Restarting || rec.state.manually_stopped)
+            {
+                return Ok(());
+            }
             match rec.state.status {
                 s if s.is_live() && s != Status::Restarting => {
                     return Err(Error::State(format!(
@@ -396,6 +410,12 @@ impl Engine {
         if !rec.state.status.is_live() {
             return Err(Error::State(format!("Container {} is not running", rec.id)));
         }
+        if rec.state.status == Status::Restarting {
+            return Err(Error::Conflict(format!(
+                "Container {} is restarting, wait until the container is running",
+                rec.id
+            )));
+        }
         let sig = berth_runtime::parse_signal(if signal.is_empty() { "KILL" } else { signal })
             .map_err(|e| Error::Invalid(e.to_string()))?;
         self.update(&rec.id, |r| r.state.manually_stopped = true)?;
@@ -412,6 +432,26 @@ impl Engine {
         let rec = self.find(name)?;
         if !rec.state.status.is_live() {
             return Ok(false);
+        }
+        // A stop cancels a pending restart (as docker's), and no restart follows it.
+        let rec = self.update(&rec.id, |r| {
+            r.state.manually_stopped = true;
+            if r.state.status == Status::Restarting {
+                r.state.status = Status::Exited;
+            }
+        })?;
+        if !rec.state.status.is_live() {
+            self.emit(&rec, "stop");
+            return Ok(true);
+        }
+        // A restart caught mid-start has no runtime container yet: wait for it to run.
+        let until = Instant::now() + Duration::from_secs(5);
+        while self
+            .find(&rec.id)
+            .is_ok_and(|r| r.state.status == Status::Starting)
+            && Instant::now() < until
+        {
+            std::thread::sleep(Duration::from_millis(10));
         }
         let events = self.events.subscribe();
         let timeout = timeout.or(rec.config.stop_timeout).unwrap_or(10).max(0) as u64;

@@ -1,0 +1,257 @@
+//! More of the docker CLI list against `berth daemon`: run's --env-file, --entrypoint, -P,
+//! --add-host, --dns and CPU flags; top, pause/unpause, attach, wait, history, system df;
+//! the restart policies always and unless-stopped.
+
+mod engine;
+
+use engine::{eventually, Daemon};
+use std::time::Duration;
+
+/// A cgroup v1 file of the container, read from inside it (/sys/fs/cgroup is mounted ro).
+fn cgroup_file(d: &Daemon, name: &str, controller: &str, file: &str) -> String {
+    d.ok(&[
+        "exec",
+        name,
+        "cat",
+        &format!("/sys/fs/cgroup/{controller}/{file}"),
+    ])
+}
+
+#[test]
+fn run_flags_reach_the_container() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    // --env-file: KEY=VALUE lines, comments and blank lines skipped, -e wins.
+    let env = d.dir.path().join("env.list");
+    std::fs::write(&env, "# settings\nCOLOR=blue\n\nSIZE=big\n").unwrap();
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--env-file",
+        env.to_str().unwrap(),
+        "-e",
+        "SIZE=small",
+        "busybox",
+        "sh",
+        "-c",
+        "echo $COLOR $SIZE",
+    ]);
+    assert_eq!(out, "blue small");
+    // --entrypoint replaces the image's; the command becomes its arguments.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--entrypoint",
+        "echo",
+        "busybox",
+        "from",
+        "entry",
+    ]);
+    assert_eq!(out, "from entry");
+    // --add-host and --dns land in /etc/hosts and /etc/resolv.conf.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--add-host",
+        "db.example:10.9.8.7",
+        "--dns",
+        "192.0.2.53",
+        "busybox",
+        "cat",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+    ]);
+    assert!(
+        out.contains("10.9.8.7\tdb.example") || out.contains("10.9.8.7 db.example"),
+        "{out}"
+    );
+    assert!(out.contains("nameserver 192.0.2.53"), "{out}");
+    // CPU flags become the cgroup's settings.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "cpu",
+        "--network",
+        "none",
+        "--cpus",
+        "0.5",
+        "--cpu-shares",
+        "512",
+        "--cpuset-cpus",
+        "0",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(cgroup_file(&d, "cpu", "cpu", "cpu.cfs_quota_us"), "50000");
+    assert_eq!(cgroup_file(&d, "cpu", "cpu", "cpu.cfs_period_us"), "100000");
+    assert_eq!(cgroup_file(&d, "cpu", "cpu", "cpu.shares"), "512");
+    assert_eq!(cgroup_file(&d, "cpu", "cpuset", "cpuset.cpus"), "0");
+    d.ok(&["rm", "-f", "cpu"]);
+}
+
+#[test]
+fn publish_all_maps_the_images_exposed_ports() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let dir = d.dir.path().join("web");
+    std::fs::create_dir_all(&dir).unwrap();
+    let tar = engine::busybox_tar(&dir);
+    d.ok(&[
+        "import",
+        "--change",
+        "EXPOSE 80/tcp",
+        tar.to_str().unwrap(),
+        "web",
+    ]);
+    d.ok(&["run", "-d", "--name", "pub", "-P", "web", "sleep", "100"]);
+    let port = d.ok(&["port", "pub", "80/tcp"]);
+    let host_port: u16 = port
+        .lines()
+        .next()
+        .and_then(|l| l.rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no host port for 80/tcp: {port}"));
+    assert!(host_port > 0, "{port}");
+    let ports = d.ok(&["inspect", "-f", "{{json .NetworkSettings.Ports}}", "pub"]);
+    assert!(
+        ports.contains(&format!("\"HostPort\":\"{host_port}\"")),
+        "{ports}"
+    );
+    d.ok(&["rm", "-f", "pub"]);
+}
+
+#[test]
+fn top_pause_attach_wait_history_and_df() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "talker",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "while true; do echo tick; sleep 0.2; done",
+    ]);
+    // top lists the container's processes.
+    let top = d.ok(&["top", "talker"]);
+    assert!(top.contains("PID") && top.contains("sleep"), "{top}");
+    // pause freezes it (no new output), unpause thaws it.
+    d.ok(&["pause", "talker"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "talker"]),
+        "paused"
+    );
+    let before = d.ok(&["logs", "talker"]).lines().count();
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        d.ok(&["logs", "talker"]).lines().count(),
+        before,
+        "output while paused"
+    );
+    d.ok(&["unpause", "talker"]);
+    assert!(eventually(Duration::from_secs(5), || d
+        .ok(&["logs", "talker"])
+        .lines()
+        .count()
+        > before));
+    // attach receives what the container writes from then on.
+    let mut attach = d
+        .docker_cmd(&["attach", "--no-stdin", "talker"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = attach.stdout.take().unwrap();
+    let mut buf = [0u8; 64];
+    let n = std::io::Read::read(&mut out, &mut buf).unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).contains("tick"));
+    let _ = attach.kill();
+    let _ = attach.wait();
+    // wait prints the exit code once it stops.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "seven",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.3; exit 7",
+    ]);
+    assert_eq!(d.ok(&["wait", "seven"]), "7");
+    // history and system df.
+    let hist = d.ok(&["history", "busybox"]);
+    assert!(hist.starts_with("IMAGE"), "{hist}");
+    assert!(hist.lines().count() >= 2, "{hist}");
+    let df = d.ok(&["system", "df"]);
+    assert!(
+        df.contains("Images") && df.contains("Containers") && df.contains("Local Volumes"),
+        "{df}"
+    );
+    d.ok(&["rm", "-f", "talker", "seven"]);
+}
+
+#[test]
+fn restart_always_and_unless_stopped() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let restarts = |name: &str| -> u32 {
+        d.ok(&["inspect", "-f", "{{.RestartCount}}", name])
+            .parse()
+            .unwrap_or(0)
+    };
+    for policy in ["always", "unless-stopped"] {
+        let name = format!("r-{policy}");
+        d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "--restart",
+            policy,
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 0.2; exit 0",
+        ]);
+        // A clean exit is restarted too.
+        assert!(
+            eventually(Duration::from_secs(10), || restarts(&name) >= 2),
+            "{policy}: restarted {} times",
+            restarts(&name)
+        );
+        // docker stop ends it for good: no restart after a user's stop.
+        d.ok(&["stop", "-t", "0", &name]);
+        let count = restarts(&name);
+        std::thread::sleep(Duration::from_millis(800));
+        assert_eq!(
+            d.ok(&["inspect", "-f", "{{.State.Running}}", &name]),
+            "false",
+            "{policy}: running again after stop"
+        );
+        assert_eq!(restarts(&name), count);
+        d.ok(&["rm", "-f", &name]);
+    }
+}
