@@ -525,6 +525,12 @@ pub async fn remove(
     .await
 }
 
+/// `POST /build/prune` (`docker system prune` asks): berth keeps no build cache, so there is
+/// never anything to delete.
+pub async fn build_prune() -> Json<Value> {
+    Json(json!({"CachesDeleted": [], "SpaceReclaimed": 0}))
+}
+
 pub async fn prune(State(eng): State<Eng>) -> ApiResult<Json<Value>> {
     blocking(&eng, |e| {
         let deleted = e

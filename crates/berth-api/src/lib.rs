@@ -81,6 +81,7 @@ pub fn router(engine: Eng) -> Router {
         .route("/images/load", post(images::load))
         .route("/images/get", get(images::save))
         .route("/images/prune", post(images::prune))
+        .route("/build/prune", post(images::build_prune))
         .route(
             "/images/{*rest}",
             get(images::by_name)

@@ -255,3 +255,176 @@ fn restart_always_and_unless_stopped() {
         d.ok(&["rm", "-f", &name]);
     }
 }
+
+#[test]
+fn restart_logs_follow_and_timestamps_info_and_more_cgroup_flags() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    // restart: a new process (a new start time), still running.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "again",
+        "--network",
+        "none",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    let started = d.ok(&["inspect", "-f", "{{.State.StartedAt}}", "again"]);
+    d.ok(&["restart", "-t", "0", "again"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Running}}", "again"]),
+        "true"
+    );
+    assert_ne!(
+        d.ok(&["inspect", "-f", "{{.State.StartedAt}}", "again"]),
+        started
+    );
+    d.ok(&["rm", "-f", "again"]);
+    // logs -f follows until the container exits; -t puts docker's timestamp first.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        "echo first; sleep 0.6; echo second",
+    ]);
+    assert_eq!(d.ok(&["logs", "-f", "slow"]), "first\nsecond");
+    let stamped = d.ok(&["logs", "-t", "slow"]);
+    for line in stamped.lines() {
+        let (ts, text) = line.split_once(' ').unwrap();
+        assert!(
+            ts.len() >= 20 && ts.contains('T') && ts.ends_with('Z'),
+            "{line}"
+        );
+        assert!(text == "first" || text == "second", "{line}");
+    }
+    // info answers the fields docker's template knows.
+    assert_eq!(d.ok(&["info", "--format", "{{.ContainersStopped}}"]), "1");
+    assert!(d.ok(&["info"]).contains("Server Version"));
+    // --cpu-quota/--cpu-period and --memory-reservation.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "quota",
+        "--network",
+        "none",
+        "--cpu-quota",
+        "20000",
+        "--cpu-period",
+        "50000",
+        "--memory-reservation",
+        "16m",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    assert_eq!(cgroup_file(&d, "quota", "cpu", "cpu.cfs_quota_us"), "20000");
+    assert_eq!(
+        cgroup_file(&d, "quota", "cpu", "cpu.cfs_period_us"),
+        "50000"
+    );
+    assert_eq!(
+        cgroup_file(&d, "quota", "memory", "memory.soft_limit_in_bytes"),
+        (16u64 << 20).to_string()
+    );
+    d.ok(&["rm", "-f", "quota", "slow"]);
+}
+
+#[test]
+fn volume_and_system_prune_remove_only_what_nothing_uses() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.ok(&["volume", "create", "named"]);
+    d.ok(&["volume", "create", "inuse"]);
+    // An anonymous volume left by a container removed without -v.
+    d.ok(&[
+        "run",
+        "--name",
+        "anon",
+        "--network",
+        "none",
+        "-v",
+        "/data",
+        "busybox",
+        "true",
+    ]);
+    let anon = d.ok(&["inspect", "-f", "{{range .Mounts}}{{.Name}}{{end}}", "anon"]);
+    d.ok(&["rm", "anon"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "user",
+        "--network",
+        "none",
+        "-v",
+        "inuse:/v",
+        "busybox",
+        "sleep",
+        "100",
+    ]);
+    // docker 23+: prune takes anonymous volumes only; -a takes unused named ones too.
+    d.ok(&["volume", "prune", "-f"]);
+    let left = d.ok(&["volume", "ls", "-q"]);
+    assert!(
+        !left.lines().any(|l| l == anon),
+        "anonymous volume kept: {left}"
+    );
+    assert!(left.lines().any(|l| l == "named"), "{left}");
+    d.ok(&["volume", "prune", "-af"]);
+    let left = d.ok(&["volume", "ls", "-q"]);
+    assert_eq!(left, "inuse", "only the volume in use stays");
+    // system prune: stopped containers go, running ones stay.
+    d.ok(&[
+        "run",
+        "--name",
+        "done",
+        "--network",
+        "none",
+        "busybox",
+        "true",
+    ]);
+    d.ok(&["system", "prune", "-f"]);
+    let names = d.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(names, "user");
+    d.ok(&["rm", "-f", "user"]);
+}
+
+#[test]
+fn run_with_a_terminal() {
+    if !engine::usable()
+        || !std::process::Command::new("script")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
+        return;
+    }
+    let d = Daemon::start();
+    // docker run -t on a terminal: the process sees a tty (whose \n comes back as \r\n).
+    let line = format!(
+        "docker -H unix://{} run --rm -t --network none busybox sh -c 'test -t 1 && echo on-a-tty'",
+        d.sock.display()
+    );
+    let o = std::process::Command::new("script")
+        .args(["-qefc", &line, "/dev/null"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("on-a-tty\r"), "{out:?}");
+}
