@@ -4,7 +4,8 @@
 use crate::containers::{filters, flag};
 use crate::error::{ApiError, ApiResult};
 use crate::inspect::unix_secs;
-use crate::stream::{blocking_body, body_reader, Sink};
+use crate::progress::{line, options, JsonProgress, Transfer};
+use crate::stream::{blocking_body, body_reader};
 use crate::{blocking, Eng};
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
@@ -12,8 +13,8 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use berth_engine::Image;
-use berth_image::registry::{BasicAuth, BlobOutcome, Options, Progress};
-use berth_image::{Digest, Platform, Reference};
+use berth_image::registry::BasicAuth;
+use berth_image::{Platform, Reference};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -164,7 +165,7 @@ pub async fn by_name_post(
                     &sink,
                     json!({"status": format!("The push refers to repository [{}]", r.repository())}),
                 );
-                let opts = options(&e, auth, &sink, "Pushing");
+                let opts = options(&e, auth, &sink, Transfer::Push);
                 match berth_image::registry::push(&r, &e.images.store, &opts) {
                     Ok(p) => {
                         let d = &p.manifest_digest;
@@ -197,100 +198,6 @@ fn json_stream(body: Body) -> Response {
         .header(header::CONTENT_TYPE, "application/json")
         .body(body)
         .unwrap_or_default()
-}
-
-fn line(sink: &Mutex<Sink>, v: Value) {
-    if let Ok(s) = sink.lock() {
-        s.send(format!("{v}\r\n"));
-    }
-}
-
-const LOADING: &str = "Loading layer";
-
-/// docker's per-layer progress lines: `Downloading`/`Pushing` with `progressDetail`, at most
-/// one a percent per layer (the client draws the bars), then how the layer ended.
-struct JsonProgress {
-    sink: Arc<Mutex<Sink>>,
-    verb: &'static str,
-    /// The percent last reported, per layer.
-    shown: Mutex<HashMap<Digest, u64>>,
-    /// A pull's layers unpacked as they arrive.
-    unpack: Option<berth_engine::PullUnpack>,
-}
-
-fn short(d: &Digest) -> String {
-    d.hex()[..12].to_string()
-}
-
-impl JsonProgress {
-    fn detail(&self, d: &Digest, current: u64, total: u64) {
-        line(
-            &self.sink,
-            json!({"status": self.verb, "progressDetail": {"current": current, "total": total}, "id": short(d)}),
-        );
-    }
-}
-
-impl Progress for JsonProgress {
-    fn image(&self, config: &Digest, layers: &[Digest]) {
-        if let Some(u) = &self.unpack {
-            u.image(config, layers);
-        }
-    }
-    fn started(&self, d: &Digest, total: u64) {
-        self.detail(d, 0, total);
-    }
-    fn advanced(&self, d: &Digest, done: u64, total: u64) {
-        let pct = (done.saturating_mul(100)).checked_div(total).unwrap_or(100);
-        let changed = match self.shown.lock() {
-            Ok(mut m) => m.insert(d.clone(), pct) != Some(pct),
-            Err(_) => false,
-        };
-        // A transfer ends with its outcome's line; a load with the full bar.
-        if changed && (done < total || self.verb == LOADING) {
-            self.detail(d, done, total);
-        }
-    }
-    fn finished(&self, d: &Digest, o: &BlobOutcome) {
-        if let Ok(mut m) = self.shown.lock() {
-            m.remove(d);
-        }
-        if let (Some(u), BlobOutcome::Fetched | BlobOutcome::Exists) = (&self.unpack, o) {
-            u.ready(d);
-        }
-        let status = match o {
-            BlobOutcome::Fetched => "Download complete",
-            BlobOutcome::Pushed => "Pushed",
-            BlobOutcome::Exists if self.verb == "Pushing" => "Layer already exists",
-            BlobOutcome::Exists => "Already exists",
-            BlobOutcome::Mounted(_) => "Mounted from another repository",
-            // The full bar `advanced` drew stays, as docker leaves it.
-            BlobOutcome::Loaded => return,
-        };
-        line(
-            &self.sink,
-            json!({"status": status, "progressDetail": {}, "id": short(d)}),
-        );
-    }
-}
-
-fn options(
-    e: &Eng,
-    auth: Option<BasicAuth>,
-    sink: &Arc<Mutex<Sink>>,
-    verb: &'static str,
-) -> Options {
-    Options {
-        insecure: e.cfg.insecure_registries.clone(),
-        auth,
-        progress: Arc::new(JsonProgress {
-            sink: sink.clone(),
-            verb,
-            shown: Mutex::default(),
-            unpack: (verb == "Downloading").then(|| e.images.pull_unpack()),
-        }),
-        ..Options::default()
-    }
 }
 
 /// POST `/images/create`: `fromImage` pulls, `fromSrc=-` imports the request body.
@@ -358,7 +265,7 @@ pub async fn create(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Res
             &sink,
             json!({"status": format!("Pulling from {}", r.path()), "id": id}),
         );
-        let opts = options(&e, auth, &sink, "Downloading");
+        let opts = options(&e, auth, &sink, Transfer::Pull);
         match berth_image::registry::pull(&r, &e.images.store, &platform, &opts) {
             Ok(p) => {
                 if r.digest().is_none() {
@@ -398,12 +305,7 @@ pub async fn load(State(eng): State<Eng>, q: Q, req: Request) -> ApiResult<Respo
     // the error as docker's daemon sends it, in the stream.
     let body = blocking_body(move |sink| {
         let sink = Arc::new(Mutex::new(sink));
-        let progress = JsonProgress {
-            sink: sink.clone(),
-            verb: LOADING,
-            shown: Mutex::default(),
-            unpack: None,
-        };
+        let progress = JsonProgress::new(sink.clone(), Transfer::Load, None);
         let imgs = if quiet {
             berth_image::archive::load(&mut reader, &e.images.store)
         } else {

@@ -13,6 +13,7 @@ mod hijack;
 mod images;
 mod inspect;
 mod networks;
+mod progress;
 mod stats;
 mod stream;
 mod system;
