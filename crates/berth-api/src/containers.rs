@@ -217,7 +217,9 @@ pub async fn wait(State(eng): State<Eng>, Path(id): Path<String>, q: Q) -> ApiRe
     std::thread::Builder::new()
         .name("wait".into())
         .spawn(move || {
-            let _ = tx.send(e2.wait_with(events, &id, &cond));
+            // docker run -d asks too, then goes: the thread ends soon after the client.
+            let r = e2.wait_with(events, &id, &cond, || tx.is_closed());
+            let _ = tx.send(r);
         })
         .map_err(|e| ApiError::internal(e.to_string()))?;
     let body = Body::from_stream(futures_util::stream::once(async move {

@@ -63,6 +63,8 @@ pub struct Engine {
     pub(crate) dns: Dns,
     /// Ends the firewall watch when the engine goes.
     pub(crate) fw_stop: Arc<std::sync::atomic::AtomicBool>,
+    /// The exit watcher (monitor.rs), started with the first container.
+    pub(crate) watcher: std::sync::OnceLock<Option<Arc<crate::monitor::Watcher>>>,
     /// Attaches waiting for a container to start (`docker run` attaches before it starts).
     pub(crate) pending: Mutex<HashMap<String, Vec<PendingAttach>>>,
 }
@@ -110,6 +112,7 @@ impl Engine {
             net,
             dns,
             fw_stop: Arc::default(),
+            watcher: std::sync::OnceLock::new(),
             pending: Mutex::new(HashMap::new()),
         });
         engine.recover()?;

@@ -11,26 +11,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 impl Engine {
-    /// Watch a running container from a small thread blocked on its shim.
-    pub(crate) fn monitor(self: &Arc<Self>, id: &str) {
-        let me = Arc::clone(self);
-        let id = id.to_string();
-        let dir = self.container_dir(&id);
-        let spawned = std::thread::Builder::new()
-            .name("monitor".into())
-            .spawn(move || {
-                let info = berth_shim::Client::connect(&dir)
-                    .and_then(|c| c.wait())
-                    .ok()
-                    .or_else(|| berth_shim::read_exit(&dir).ok().flatten())
-                    .unwrap_or_else(lost_shim);
-                me.handle_exit(&id, info);
-            });
-        if spawned.is_err() {
-            // No thread to spare: the next daemon start will collect the exit.
-        }
-    }
-
     /// Record an exit and act on it.
     pub(crate) fn handle_exit(self: &Arc<Self>, id: &str, info: ExitInfo) {
         self.undo_start(id);
@@ -191,7 +171,7 @@ impl Engine {
 const SHIM_LAUNCH_MAX: Duration = Duration::from_secs(10);
 
 /// The exit of a container whose shim vanished without a word (killed with the host).
-fn lost_shim() -> ExitInfo {
+pub(crate) fn lost_shim() -> ExitInfo {
     ExitInfo {
         exit_code: 137,
         oom_killed: false,

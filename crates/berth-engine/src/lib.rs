@@ -16,6 +16,7 @@ mod images;
 mod lifecycle;
 mod logs;
 pub mod model;
+mod monitor;
 mod netops;
 mod network;
 mod seccomp;

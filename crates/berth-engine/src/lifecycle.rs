@@ -492,15 +492,18 @@ impl Engine {
 
     /// `docker wait`: block until the condition holds; the exit code.
     pub fn wait(&self, name: &str, condition: &str) -> Result<i32> {
-        self.wait_with(self.events.subscribe(), name, condition)
+        self.wait_with(self.events.subscribe(), name, condition, || false)
     }
 
     /// `wait` on events subscribed earlier (so a caller can subscribe before it answers).
+    /// `docker wait` on events subscribed beforehand; `gave_up` is asked about once a
+    /// second (a client that went away), and ends the wait with an error.
     pub fn wait_with(
         &self,
         events: std::sync::mpsc::Receiver<crate::events::Event>,
         name: &str,
         condition: &str,
+        gave_up: impl Fn() -> bool,
     ) -> Result<i32> {
         let rec = self.find(name)?;
         let id = rec.id.clone();
@@ -514,9 +517,16 @@ impl Engine {
         };
         let mut code = rec.state.exit_code;
         loop {
-            let ev = events
-                .recv()
-                .map_err(|_| Error::State("engine is shutting down".into()))?;
+            let ev = match events.recv_timeout(Duration::from_secs(1)) {
+                Ok(ev) => ev,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if gave_up() => {
+                    return Err(Error::State("the client went away".into()));
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(Error::State("engine is shutting down".into()));
+                }
+            };
             if ev.actor.id != id {
                 continue;
             }

@@ -101,6 +101,39 @@ impl Client {
     }
 }
 
+/// The first half of a wait, for callers that watch many shims at once: a connection to
+/// the shim in `dir` with the wait request sent, set non-blocking. Its reply is one line;
+/// give what has been read to [`wait_reply`].
+pub fn start_wait(dir: &Path) -> Result<UnixStream> {
+    let mut s = dial(dir)?;
+    let mut line =
+        serde_json::to_vec(&Request::Wait).map_err(|e| Error::Protocol(e.to_string()))?;
+    line.push(b'\n');
+    s.write_all(&line).ctx(|| "writing to the shim")?;
+    s.set_nonblocking(true)
+        .ctx(|| "setting the shim connection non-blocking")?;
+    Ok(s)
+}
+
+/// The exit record in what a [`start_wait`] connection delivered, once its line is complete
+/// (None before). A connection that ended without it falls back to the shim's `exit.json`.
+pub fn wait_reply(dir: &Path, got: &[u8], ended: bool) -> Option<Result<ExitInfo>> {
+    let parsed = match got.iter().position(|b| *b == b'\n') {
+        Some(end) => serde_json::from_slice::<Reply>(&got[..end])
+            .map_err(|e| Error::Protocol(format!("wait reply: {e}"))),
+        None if ended || got.len() > MAX_LINE => Err(Error::Protocol(
+            "the shim closed the connection without a reply".into(),
+        )),
+        None => return None,
+    };
+    Some(match parsed {
+        Ok(Reply::Exit(e)) => Ok(e),
+        Ok(Reply::Error { error }) => Err(Error::Shim(error)),
+        Ok(r) => Err(Error::Protocol(format!("unexpected reply to wait: {r:?}"))),
+        Err(e) => read_exit(dir).and_then(|r| r.ok_or(e)),
+    })
+}
+
 fn dial(dir: &Path) -> Result<UnixStream> {
     let path = dir.join(SOCKET);
     UnixStream::connect(&path).ctx(|| format!("connecting to shim {}", path.display()))

@@ -7,7 +7,7 @@ mod error;
 pub mod protocol;
 mod spawn;
 
-pub use client::Client;
+pub use client::{start_wait, wait_reply, Client};
 pub use error::{Context, Error, Result};
 pub use protocol::{read_exit, ExitInfo, Reply, Request};
 pub use spawn::{default_shim_binary, spawn_exec, spawn_start, ExecOpts, StartOpts};

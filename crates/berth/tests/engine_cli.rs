@@ -428,3 +428,52 @@ fn run_with_a_terminal() {
     assert!(o.status.success(), "{out}");
     assert!(out.contains("on-a-tty\r"), "{out:?}");
 }
+
+#[test]
+fn running_containers_cost_the_daemon_no_thread_each() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let pid = d.daemon_pid().unwrap();
+    let threads = || {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .unwrap()
+            .count()
+    };
+    let before = threads();
+    for i in 0..30 {
+        d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &format!("idle{i}"),
+            "--network",
+            "none",
+            "busybox",
+            "sleep",
+            "6",
+        ]);
+    }
+    // docker run -d also asks the daemon to wait, then goes away; that waiter ends too.
+    let mut after = threads();
+    assert!(eventually(Duration::from_secs(5), || {
+        after = threads();
+        after < before + 10
+    }));
+    // One watcher for all exits (plus what the runtime pools keep), not one thread each.
+    assert!(
+        after < before + 10,
+        "threads: {before} before, {after} with 30 containers"
+    );
+    // And every exit is still seen: each sleep ends by itself and is recorded as such.
+    assert!(eventually(Duration::from_secs(20), || d
+        .ok(&["ps", "-q"])
+        .is_empty()));
+    let codes = d.ok(&["ps", "-a", "--format", "{{.Status}}"]);
+    assert_eq!(codes.lines().count(), 30);
+    assert!(
+        codes.lines().all(|l| l.starts_with("Exited (0)")),
+        "{codes}"
+    );
+}

@@ -164,6 +164,11 @@ impl Daemon {
         }
     }
 
+    /// The daemon's pid (nsenter execs it, so the child is the daemon itself).
+    pub fn daemon_pid(&self) -> Option<u32> {
+        self.daemon.as_ref().map(Child::id)
+    }
+
     /// SIGKILL the daemon (its containers and shims live on).
     pub fn kill_daemon(&mut self) {
         if let Some(mut c) = self.daemon.take() {
