@@ -195,6 +195,18 @@ fn berth_ok(d: &Daemon, home: &Path, args: &[&str]) -> String {
     stdout(&o)
 }
 
+/// Runs `c` with `input` on its stdin (`--password-stdin`).
+fn with_stdin(c: &mut Command, input: &[u8]) -> Output {
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
 fn fails_with(o: &Output, want: &str) {
     assert!(
         !o.status.success(),
@@ -580,14 +592,7 @@ fn login_logout_push_pull_with_htpasswd_auth() {
         &home,
         &["login", "-u", "alice", "--password-stdin", &dom],
     );
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = with_stdin(&mut c, b"s3cret\n");
     assert!(o.status.success(), "login: {}", stderr(&o));
     assert!(stdout(&o).contains("Login Succeeded"), "{}", stdout(&o));
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
@@ -642,14 +647,7 @@ fn login_logout_push_pull_with_htpasswd_auth() {
     let o = d.docker(&["pull", &name]);
     fails_with(&o, "authentication required");
     let mut c = d.docker_cmd(&["login", "-u", "alice", "--password-stdin", &dom]);
-    let mut child = c
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(b"s3cret\n").unwrap();
-    let o = child.wait_with_output().unwrap();
+    let o = with_stdin(&mut c, b"s3cret\n");
     assert!(o.status.success(), "docker login: {}", stderr(&o));
     assert!(stdout(&o).contains("Login Succeeded"), "{}", stdout(&o));
     let by_digest = format!("{dom}/auth/bb@{digest}");
