@@ -10,9 +10,17 @@ cargo build --release -p berth -p berth-shim
 bin=$PWD/target/release
 work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 holder=""
+# berth's containers' cgroups live under /berth in each hierarchy; remove that parent at the
+# end when this demo made it.
+had_cgroup_parent=$(ls -d /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth 2>/dev/null | head -1 || true)
 cleanup() {
   [ -n "$holder" ] && kill "$holder" 2>/dev/null || true
   sleep 0.2
+  if [ -z "$had_cgroup_parent" ]; then
+    for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
+      [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
