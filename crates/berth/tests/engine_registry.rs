@@ -123,11 +123,9 @@ impl Registry {
         )
         .unwrap();
         let log = std::fs::File::create(dir.join("registry.log")).unwrap();
-        // nsenter without --pid or --fork execs the registry: the child is the registry.
-        let child = Command::new("nsenter")
-            .arg("-t")
-            .arg(d.holder_pid().to_string())
-            .args(["--net", "--mount", "--", REGISTRY_BIN, "serve"])
+        let child = d
+            .ns_cmd(REGISTRY_BIN)
+            .arg("serve")
             .arg(&config)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -521,7 +519,6 @@ fn rmi_of_a_tag_keeps_other_names_and_forced_rmi_keeps_what_a_container_uses() {
     assert!(out.contains(&format!("Untagged: {repo}@sha256:")), "{out}");
     assert!(!out.contains("Deleted"), "{out}");
     assert_eq!(digests("other/b:1"), "[]");
-    let snaps = snapshots(&d);
 
     // Forced away while a (stopped) container uses it: untagged, kept as <none>, still runs.
     d.ok(&[
@@ -541,6 +538,9 @@ fn rmi_of_a_tag_keeps_other_names_and_forced_rmi_keeps_what_a_container_uses() {
         "<none>:<none>"
     );
     assert_eq!(d.ok(&["start", "-a", "user"]), "still here");
+    // Its layers are unpacked by now (the pull's background unpack may have still been at it
+    // before this first start).
+    let snaps = snapshots(&d);
     d.ok(&["image", "prune", "-f"]);
     assert_eq!(
         d.ok(&["start", "-a", "user"]),
@@ -699,10 +699,9 @@ impl Dockerd {
         )
         .unwrap();
         let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
-        let child = Command::new("nsenter")
-            .arg("-t")
-            .arg(d.holder_pid().to_string())
-            .args(["--net", "--mount", "--", "dockerd", "--config-file"])
+        let child = d
+            .ns_cmd("dockerd")
+            .arg("--config-file")
             .arg(dir.join("daemon.json"))
             .arg("--data-root")
             .arg(dir.join("data"))
@@ -957,10 +956,8 @@ fn interop_with_real_dockerd_archives_and_registry_both_ways() {
 /// registry). vfs storage, cgroupfs, no events: nothing outside `dir` is written, but its
 /// blob-info cache, which goes to a tmpfs the test mounts in its own mount namespace.
 fn podman(d: &Daemon, dir: &Path, args: &[&str]) -> Output {
-    let mut c = Command::new("nsenter");
-    c.arg("-t")
-        .arg(d.holder_pid().to_string())
-        .args(["--net", "--mount", "--", "podman", "--root"])
+    let mut c = d.ns_cmd("podman");
+    c.arg("--root")
         .arg(dir.join("root"))
         .arg("--runroot")
         .arg(dir.join("run"))
@@ -982,10 +979,7 @@ fn podman(d: &Daemon, dir: &Path, args: &[&str]) -> Output {
 
 /// skopeo in the daemon's namespaces, its temporary files under `tmp`.
 fn skopeo(d: &Daemon, tmp: &Path, args: &[&str]) -> Output {
-    Command::new("nsenter")
-        .arg("-t")
-        .arg(d.holder_pid().to_string())
-        .args(["--net", "--mount", "--", "skopeo"])
+    d.ns_cmd("skopeo")
         .args(args)
         .env("TMPDIR", tmp)
         .stdin(Stdio::null())

@@ -112,15 +112,20 @@ impl Daemon {
         self.holder.id()
     }
 
-    /// Run a command in the daemon's network and mount namespaces.
-    pub fn ns(&self, args: &[&str]) -> Output {
-        Command::new("nsenter")
-            .arg("-t")
+    /// `program` to be run in the daemon's network and mount namespaces (nsenter without
+    /// --pid or --fork execs it: the child is the program itself).
+    pub fn ns_cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg("-t")
             .arg(self.holder.id().to_string())
             .args(["--net", "--mount", "--"])
-            .args(args)
-            .output()
-            .unwrap()
+            .arg(program);
+        c
+    }
+
+    /// Run a command in the daemon's network and mount namespaces.
+    pub fn ns(&self, args: &[&str]) -> Output {
+        self.ns_cmd(args[0]).args(&args[1..]).output().unwrap()
     }
 
     /// (Re)start the daemon inside the namespaces and wait for its socket to answer.
@@ -132,11 +137,8 @@ impl Daemon {
             .append(true)
             .open(self.dir.path().join("daemon.log"))
             .unwrap();
-        let child = Command::new("nsenter")
-            .arg("-t")
-            .arg(self.holder.id().to_string())
-            .args(["--net", "--mount", "--"])
-            .arg(bin_dir().join("berth"))
+        let child = self
+            .ns_cmd(bin_dir().join("berth"))
             .arg("daemon")
             .arg("--data-root")
             .arg(&data)
