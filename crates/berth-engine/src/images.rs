@@ -131,16 +131,7 @@ impl Images {
         let id = Digest::parse(m.config().digest().as_ref())?;
         let config: serde_json::Value =
             serde_json::from_slice(&self.store.read_verified(&id, MAX_CONFIG)?)?;
-        let diff_ids = config["rootfs"]["diff_ids"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|d| d.as_str())
-                    .map(Digest::parse)
-                    .collect()
-            })
-            .transpose()?
-            .unwrap_or_default();
+        let diff_ids = diff_ids(&config)?;
         let layers = m
             .layers()
             .iter()
@@ -194,7 +185,7 @@ impl Images {
     /// Unpack every layer not yet unpacked (in parallel, waiting for any a background
     /// unpack has in hand); the lower directories, topmost first.
     pub fn lowers(&self, img: &Image) -> Result<Vec<PathBuf>> {
-        let jobs = layer_jobs(img)?;
+        let jobs = layer_jobs(&img.id, &img.layers, &img.diff_ids)?;
         self.unpacker.run(&jobs)?;
         Ok(jobs
             .iter()
@@ -207,21 +198,14 @@ impl Images {
     /// container after a pull or a load does not wait for them (a run that comes first
     /// waits only for what is still in hand). Errors are left for that run to report.
     pub fn unpack_in_background(&self, img: &Image) {
-        let Ok(jobs) = layer_jobs(img) else { return };
-        let u = self.unpacker.clone();
-        u.background_started();
-        let spawned = std::thread::Builder::new()
-            .name("unpack".into())
-            .spawn(move || {
-                crate::unpack::background_priority();
-                if let Err(e) = u.run(&jobs) {
-                    eprintln!("berth: unpacking in the background: {e}");
-                }
-                u.background_done();
-            });
-        if spawned.is_err() {
-            self.unpacker.background_done();
-        }
+        let Ok(jobs) = layer_jobs(&img.id, &img.layers, &img.diff_ids) else {
+            return;
+        };
+        self.unpacker.in_background(move |u| {
+            if let Err(e) = u.run(&jobs) {
+                eprintln!("berth: unpacking in the background: {e}");
+            }
+        });
     }
 
     /// Record `repo@digest` (the digest a registry knows the image by) for the image
@@ -374,4 +358,18 @@ impl Images {
         }
         Ok(())
     }
+}
+
+/// The config's `rootfs.diff_ids` (none when it has none).
+pub(crate) fn diff_ids(config: &serde_json::Value) -> Result<Vec<Digest>> {
+    Ok(config["rootfs"]["diff_ids"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|d| d.as_str())
+                .map(Digest::parse)
+                .collect()
+        })
+        .transpose()?
+        .unwrap_or_default())
 }

@@ -3,10 +3,9 @@
 //! during a pull as each layer's blob arrives.
 
 use crate::error::{Error, Result};
-use crate::images::{Image, Images, MAX_CONFIG};
+use crate::images::{diff_ids, Images, MAX_CONFIG};
 use berth_image::{Digest, Snapshots, Store};
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 /// Unpacks a pull's layers while it downloads: each layer as soon as both its blob and the
@@ -54,19 +53,8 @@ impl PullUnpack {
         let Some(jobs) = st.jobs.clone() else { return };
         for j in jobs {
             if st.ready.contains(&j.blob) && st.started.insert(j.blob.clone()) {
-                let u = self.unpacker.clone();
-                u.background_started();
-                let spawned = std::thread::Builder::new()
-                    .name("unpack".into())
-                    .spawn(move || {
-                        background_priority();
-                        // An error is left for the run that needs the layer to report.
-                        let _ = u.one(&j);
-                        u.background_done();
-                    });
-                if spawned.is_err() {
-                    self.unpacker.background_done();
-                }
+                // An error is left for the run that needs the layer to report.
+                self.unpacker.in_background(move |u| drop(u.one(&j)));
             }
         }
     }
@@ -75,30 +63,16 @@ impl PullUnpack {
     fn read_jobs(&self, st: &PullState) -> Option<Vec<Arc<LayerJob>>> {
         let config = st.config.as_ref()?;
         let bytes = self.unpacker.store.read_verified(config, MAX_CONFIG).ok()?;
-        let config: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-        let diff_ids: Vec<Digest> = config["rootfs"]["diff_ids"]
-            .as_array()?
-            .iter()
-            .map(|d| d.as_str().and_then(|d| Digest::parse(d).ok()))
-            .collect::<Option<_>>()?;
-        let img = Image {
-            id: st.config.clone()?,
-            manifest: st.config.clone()?,
-            config: serde_json::Value::Null,
-            layers: st.layers.clone(),
-            diff_ids,
-            repo_tags: Vec::new(),
-            repo_digests: Vec::new(),
-            size: 0,
-        };
-        Some(layer_jobs(&img).ok()?.into_iter().map(Arc::new).collect())
+        let diff_ids = diff_ids(&serde_json::from_slice(&bytes).ok()?).ok()?;
+        let jobs = layer_jobs(config, &st.layers, &diff_ids).ok()?;
+        Some(jobs.into_iter().map(Arc::new).collect())
     }
 }
 
 /// Background unpacking yields to the work a user waits on (a push right after a load must
 /// not share the cores evenly with it): the calling thread, and the threads it starts, run at
 /// nice 10. A run that needs the layer waits for it all the same.
-pub(crate) fn background_priority() {
+fn background_priority() {
     // SAFETY: setpriority with PRIO_PROCESS and who 0 changes only the calling thread's nice
     // value on Linux; it touches no memory.
     unsafe {
@@ -114,18 +88,22 @@ pub(crate) struct LayerJob {
     pub(crate) chain: Digest,
 }
 
-pub(crate) fn layer_jobs(img: &Image) -> Result<Vec<LayerJob>> {
-    if img.layers.len() != img.diff_ids.len() {
+/// The jobs for an image's layers (`id` names it in the error when the counts differ).
+pub(crate) fn layer_jobs(
+    id: &Digest,
+    layers: &[Digest],
+    diff_ids: &[Digest],
+) -> Result<Vec<LayerJob>> {
+    if layers.len() != diff_ids.len() {
         return Err(Error::Invalid(format!(
-            "image {} has {} layers but {} diff ids",
-            img.id,
-            img.layers.len(),
-            img.diff_ids.len()
+            "image {id} has {} layers but {} diff ids",
+            layers.len(),
+            diff_ids.len()
         )));
     }
     let mut parent: Option<Digest> = None;
-    let mut out = Vec::with_capacity(img.layers.len());
-    for (blob, diff) in img.layers.iter().zip(&img.diff_ids) {
+    let mut out = Vec::with_capacity(layers.len());
+    for (blob, diff) in layers.iter().zip(diff_ids) {
         let chain = berth_image::chain_id(parent.as_ref(), diff);
         out.push(LayerJob {
             blob: blob.clone(),
@@ -149,7 +127,24 @@ pub(crate) struct Unpacker {
 }
 
 impl Unpacker {
-    pub(crate) fn background_started(&self) {
+    /// Runs `work` on a thread of its own at background priority, counted so that
+    /// [`Unpacker::wait_background`] waits for it.
+    pub(crate) fn in_background(&self, work: impl FnOnce(&Unpacker) + Send + 'static) {
+        self.background_started();
+        let u = self.clone();
+        let spawned = std::thread::Builder::new()
+            .name("unpack".into())
+            .spawn(move || {
+                background_priority();
+                work(&u);
+                u.background_done();
+            });
+        if spawned.is_err() {
+            self.background_done();
+        }
+    }
+
+    fn background_started(&self) {
         *self
             .background
             .0
@@ -157,7 +152,7 @@ impl Unpacker {
             .unwrap_or_else(PoisonError::into_inner) += 1;
     }
 
-    pub(crate) fn background_done(&self) {
+    fn background_done(&self) {
         let mut n = self
             .background
             .0
@@ -189,31 +184,8 @@ impl Unpacker {
             .iter()
             .filter(|j| !self.snapshots.exists(&j.chain))
             .collect();
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(missing.len());
-        if threads <= 1 {
-            return missing.iter().try_for_each(|j| self.one(j));
-        }
-        let next = AtomicUsize::new(0);
-        let work = || -> Result<()> {
-            while let Some(j) = missing.get(next.fetch_add(1, Ordering::Relaxed)) {
-                self.one(j)?;
-            }
-            Ok(())
-        };
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(Error::Invalid("an unpack thread panicked".into())))
-                })
-                .collect::<Vec<_>>()
-                .into_iter()
-                .collect()
-        })
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        berth_image::run_parallel(&missing, cores, |j| self.one(j))
     }
 
     pub(crate) fn one(&self, j: &LayerJob) -> Result<()> {

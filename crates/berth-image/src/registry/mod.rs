@@ -11,8 +11,7 @@ mod push;
 mod sources;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use auth::{parse_challenge, BasicAuth, Challenge};
@@ -22,7 +21,7 @@ pub use pull::{pull, PulledImage};
 pub use push::{push, PushedImage};
 pub use sources::{blob_sources, SOURCES_FILE};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use auth::AuthState;
 
 /// Where Docker Hub's registry API lives.
@@ -185,39 +184,6 @@ pub(crate) fn pull_scope(path: &str) -> String {
 /// `repository:<path>:pull,push`.
 pub(crate) fn push_scope(path: &str) -> String {
     format!("repository:{path}:pull,push")
-}
-
-/// Runs `f` on every item with up to `workers` threads; stops handing out work after
-/// the first error, which is returned.
-pub(crate) fn run_parallel<T: Sync>(
-    items: &[T],
-    workers: usize,
-    f: impl Fn(&T) -> Result<()> + Sync,
-) -> Result<()> {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let first_err: Mutex<Option<Error>> = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..workers.clamp(1, items.len().max(1)) {
-            s.spawn(|| {
-                while !failed.load(Ordering::SeqCst) {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(item) = items.get(i) else { break };
-                    if let Err(e) = f(item) {
-                        failed.store(true, Ordering::SeqCst);
-                        if let Ok(mut g) = first_err.lock() {
-                            g.get_or_insert(e);
-                        }
-                    }
-                }
-            });
-        }
-    });
-    match first_err.into_inner() {
-        Ok(Some(e)) => Err(e),
-        Ok(None) => Ok(()),
-        Err(_) => Err(Error::RegistryProtocol("a transfer thread panicked".into())),
-    }
 }
 
 #[cfg(test)]

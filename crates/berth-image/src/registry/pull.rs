@@ -7,13 +7,14 @@ use oci_spec::image::Descriptor;
 
 use super::http::{content_length, expect, header, Call};
 use super::progress::{BlobOutcome, Counting};
-use super::{pull_scope, run_parallel, sources, Options, Registry};
+use super::{pull_scope, sources, Options, Registry};
 use crate::digest::Digest;
 use crate::error::{io_err, Error, Result};
 use crate::manifest::{
     descriptor_digest, media_types as mt, parse_manifest, select_platform, Manifest, ManifestKind,
     Platform, MAX_MANIFEST_SIZE,
 };
+use crate::parallel::run_parallel;
 use crate::reference::Reference;
 use crate::store::Store;
 

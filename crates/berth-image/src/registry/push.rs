@@ -9,10 +9,11 @@ use ureq::http::Method;
 
 use super::http::{expect, header, Call, Opener, Payload};
 use super::progress::{BlobOutcome, Counting};
-use super::{push_scope, run_parallel, sources, Options, Registry};
+use super::{push_scope, sources, Options, Registry};
 use crate::digest::Digest;
 use crate::error::{io_err, Error, Result};
 use crate::manifest::{descriptor_digest, parse_manifest, Manifest, MAX_MANIFEST_SIZE};
+use crate::parallel::run_parallel;
 use crate::reference::Reference;
 use crate::store::Store;
 
