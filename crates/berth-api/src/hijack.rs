@@ -65,17 +65,12 @@ fn upgrade(
                     Ok(0) | Err(_) => break,
                     Ok(n) => n,
                 };
-                let (pass, detach) = match &mut esc {
-                    Some(e) => {
-                        let f = e.feed(&buf[..n]);
-                        (f.pass, f.detach)
-                    }
-                    None => (buf[..n].to_vec(), false),
-                };
-                if !pass.is_empty() && sw.write_all(&pass).await.is_err() {
+                let fed = esc.as_mut().map(|e| e.feed(&buf[..n]));
+                let pass = fed.as_ref().map_or(&buf[..n], |f| f.pass.as_slice());
+                if !pass.is_empty() && sw.write_all(pass).await.is_err() {
                     break;
                 }
-                if detach {
+                if fed.is_some_and(|f| f.detach) {
                     // The container keeps its stdin: no EOF is passed on.
                     let _ = detached_tx.send(());
                     return;

@@ -42,8 +42,6 @@ pub(crate) struct Spool {
     dir: tempfile::TempDir,
     items: HashMap<String, Item>,
     store: Store,
-    /// The id given to progress for entries too small to report.
-    no_id: Digest,
 }
 
 impl Spool {
@@ -58,7 +56,6 @@ impl Spool {
             dir,
             items: HashMap::new(),
             store: store.clone(),
-            no_id: Digest::of_bytes(b""),
         };
         let mut counting = Verifier::new(input);
         {
@@ -111,32 +108,31 @@ impl Spool {
             EntryType::Regular | EntryType::Continuous => {
                 let size = entry.size();
                 let blob = blob_path_digest(&name);
-                // A layer's id as docker shows it: its digest, or the legacy layer directory.
-                let id = (size >= PROGRESS_MIN).then(|| {
-                    blob.clone().unwrap_or_else(|| {
-                        comps
-                            .first()
-                            .and_then(|d| Digest::from_hex(d).ok())
-                            .unwrap_or_else(|| Digest::of_bytes(name.as_bytes()))
-                    })
-                });
+                // Layers report their bytes (docker's `Loading layer`); configs and
+                // manifests do not. A layer's id as docker shows it: its digest, or the
+                // legacy layer directory.
+                let progress = if size >= PROGRESS_MIN {
+                    progress
+                } else {
+                    &NoProgress
+                };
+                let id = blob
+                    .clone()
+                    .or_else(|| comps.first().and_then(|d| Digest::from_hex(d).ok()))
+                    .unwrap_or_else(|| Digest::of_bytes(name.as_bytes()));
                 let mut counted = Counting {
                     inner: &mut entry,
-                    digest: id.as_ref().unwrap_or(&self.no_id),
+                    digest: &id,
                     done: 0,
                     total: size,
-                    progress: if id.is_some() { progress } else { &NoProgress },
+                    progress,
                 };
-                if let Some(id) = &id {
-                    progress.started(id, size);
-                }
+                progress.started(&id, size);
                 let item = match blob {
                     Some(d) => self.put_blob(&mut counted, d, size)?,
                     None => self.spool_file(&mut counted, size, n, &shown)?,
                 };
-                if let Some(id) = &id {
-                    progress.finished(id, &BlobOutcome::Loaded);
-                }
+                progress.finished(&id, &BlobOutcome::Loaded);
                 item
             }
             other => {
