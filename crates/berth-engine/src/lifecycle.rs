@@ -81,11 +81,7 @@ impl Engine {
             hc.cap_drop.as_deref().unwrap_or_default(),
             hc.privileged,
         )?;
-        crate::seccomp::profile(
-            hc.security_opt.as_deref().unwrap_or_default(),
-            &caps,
-            hc.privileged,
-        )?;
+        crate::seccomp::validate(hc.security_opt.as_deref().unwrap_or_default(), &caps)?;
         let policy = hc.restart_policy.name.as_str();
         if !matches!(
             policy,
