@@ -5,6 +5,7 @@
 # namespace, so the machine's own network is never touched.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/cgroups.sh
 ./scripts/deps.sh
 cargo build --release -p berth -p berth-shim
 bin=$PWD/target/release
@@ -16,11 +17,7 @@ had_cgroup_parent=$(ls -d /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth 2>/dev/nul
 cleanup() {
   [ -n "$holder" ] && kill "$holder" 2>/dev/null || true
   sleep 0.2
-  if [ -z "$had_cgroup_parent" ]; then
-    for d in /sys/fs/cgroup/*/berth /sys/fs/cgroup/berth; do
-      [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-    done
-  fi
+  [ -z "$had_cgroup_parent" ] && rm_cgroups berth
   rm -rf "$work"
 }
 trap cleanup EXIT

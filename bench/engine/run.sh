@@ -102,12 +102,8 @@ in_ns() { # NAME CMD...: run CMD inside NAME's namespaces
   nsenter -t "$(cat "$WORK/$name.ns")" --net --mount --pid -- "$@"
 }
 
-rm_cgroups() { # rmdir, depth-first, each existing /sys/fs/cgroup/<controller>/$1
-  local d
-  for d in /sys/fs/cgroup/*/"$1"; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-  done
-}
+. scripts/lib/cgroups.sh # rm_cgroups
+. scripts/lib/podman.sh  # podman_conf
 berth_ids() { # every container id berth reported creating (the events log) or still has
   { cat "$WORK/berth/created" 2>/dev/null
     ls "/proc/$(cat "$WORK/berth.ns" 2>/dev/null)/root/run/berth/runtime" 2>/dev/null; } | sort -u
@@ -217,28 +213,7 @@ start_docker() {
 
 start_podman() {
   local d=$WORK/podman
-  mkdir -p "$d/tmp" "$d/net"
-  # Its storage, state and network configs in the tempdir, via config files so the timed command
-  # line is the plain `podman run ...`. cgroupfs and file events: no systemd here. This host
-  # lacks CAP_SYS_RESOURCE, so podman's default rlimits (nofile/nproc raised to 1048576) fail
-  # with EPERM at setrlimit: the containers get the current hard nofile and a lower nproc.
-  cat >"$d/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-graphroot = "$d/root"
-runroot = "/run/podman-runroot"
-EOF
-  cat >"$d/containers.conf" <<EOF
-[containers]
-default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=4096:4096"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-tmp_dir = "$d/tmp"
-[network]
-network_config_dir = "$d/net"
-EOF
-  export CONTAINERS_CONF=$d/containers.conf CONTAINERS_STORAGE_CONF=$d/storage.conf
+  podman_conf "$d" /run/podman-runroot
   # crun (podman's runtime here) refuses a hybrid cgroup host ("cgroups in hybrid mode not
   # supported, drop all controllers from cgroupv2"): hide the v2 mount in podman's namespace.
   in_ns client umount /sys/fs/cgroup/unified 2>/dev/null

@@ -68,12 +68,8 @@ ns_mnts() { # the mount namespaces we made
   [ -n "$HOLD" ] && readlink "/proc/$HOLD/ns/mnt" 2>/dev/null
   [ -n "$PHOLD" ] && readlink "/proc/$PHOLD/ns/mnt" 2>/dev/null
 }
-rm_cgroups() { # rmdir, depth-first, each /sys/fs/cgroup/<controller>/$1
-  local d
-  for d in /sys/fs/cgroup/*/"$1"; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-  done
-}
+. scripts/lib/cgroups.sh # rm_cgroups
+. scripts/lib/podman.sh  # podman_conf
 cleanup() {
   trap '' INT TERM
   local p m mnts id left
@@ -258,25 +254,7 @@ start_docker() {
 }
 start_podman() {
   local d=$WORK/podman
-  mkdir -p "$d/tmp" "$d/net"
-  cat >"$d/storage.conf" <<EOF
-[storage]
-driver = "overlay"
-graphroot = "$d/root"
-runroot = "$d/runroot"
-EOF
-  cat >"$d/containers.conf" <<EOF
-[containers]
-default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=4096:4096"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-tmp_dir = "$d/tmp"
-image_copy_tmp_dir = "$WORK/vartmp"
-[network]
-network_config_dir = "$d/net"
-EOF
-  export CONTAINERS_CONF=$d/containers.conf CONTAINERS_STORAGE_CONF=$d/storage.conf
+  podman_conf "$d" "$d/runroot" "image_copy_tmp_dir = \"$WORK/vartmp\""
   in_pns podman info >/dev/null 2>"$d/info.err" || { echo "podman cannot run: $(tail -3 "$d/info.err")"; return 1; }
 }
 

@@ -90,12 +90,8 @@ in_ns() { # NAME CMD...: CMD inside NAME's namespaces (its /proc: pids as the en
 outside() { local name=$1; shift; nsenter --net="/run/netns/${P}o-$name" -- "$@"; }
 
 # --- cleanup: leave nothing behind -----------------------------------------------------------
-rm_cgroups() { # rmdir, depth-first, each /sys/fs/cgroup/<controller>/$1
-  local d
-  for d in /sys/fs/cgroup/*/"$1"; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null
-  done
-}
+. scripts/lib/cgroups.sh # rm_cgroups
+. scripts/lib/podman.sh  # podman_conf
 cleanup() {
   trap '' INT TERM
   local h pid id left='' ns e
@@ -182,22 +178,8 @@ start_docker() {
 
 start_podman() {
   local d=$WORK/podman
-  mkdir -p "$d/tmp" "$d/net"
-  # storage, state and network configs in the tempdir; cgroupfs and file events (no systemd);
-  # rlimits this host can grant (no CAP_SYS_RESOURCE)
-  printf '[storage]\ndriver = "overlay"\ngraphroot = "%s/root"\nrunroot = "%s/runroot"\n' "$d" "$d" \
-    >"$d/storage.conf"
-  cat >"$d/containers.conf" <<EOF
-[containers]
-default_ulimits = ["nofile=$(ulimit -Hn):$(ulimit -Hn)", "nproc=4096:4096"]
-[engine]
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-tmp_dir = "$d/tmp"
-[network]
-network_config_dir = "$d/net"
-EOF
-  export CONTAINERS_CONF=$d/containers.conf CONTAINERS_STORAGE_CONF=$d/storage.conf TMPDIR=$d/tmp
+  podman_conf "$d" "$d/runroot"
+  export TMPDIR=$d/tmp
   # crun refuses a hybrid cgroup host: hide the v2 mount in podman's namespace
   in_ns podman umount /sys/fs/cgroup/unified 2>/dev/null
   CLI[podman]=podman
