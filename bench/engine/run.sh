@@ -72,6 +72,8 @@ DOCKER_CG=berth-bench-docker-$$ # dockerd's --cgroup-parent: its containers' cgr
 HOLDERS=()                      # NAME:PID of each namespace's init (tini)
 libpod_parent_existed=0
 [ -d /sys/fs/cgroup/pids/libpod_parent ] && libpod_parent_existed=1
+berth_parent_existed=0 # the berth daemon's parent cgroup, removed after if this run made it
+[ -d /sys/fs/cgroup/pids/berth ] && berth_parent_existed=1
 
 # ns_new NAME: a new network, mount and pid namespace whose init is tini (it reaps the shims'
 # orphans, as a host's init does); lo up, and private tmpfs on /run and /var/lib, so that what
@@ -137,6 +139,7 @@ cleanup() {
     while read -r id; do rm_cgroups "berth/$id"; done <"$WORK/ids.berth"
     while read -r id; do rm_cgroups "libpod_parent/libpod-$id"; done <"$WORK/ids.podman"
     [ $libpod_parent_existed = 0 ] && rm_cgroups libpod_parent
+    [ $berth_parent_existed = 0 ] && rm_cgroups berth
     left=$(for d in /sys/fs/cgroup/*/"$DOCKER_CG"; do [ -d "$d" ] && echo "$d"; done
       while read -r id; do ls -d /sys/fs/cgroup/*/berth/"$id" 2>/dev/null; done <"$WORK/ids.berth"
       while read -r id; do ls -d /sys/fs/cgroup/*/libpod_parent/libpod-"$id" 2>/dev/null; done <"$WORK/ids.podman")
