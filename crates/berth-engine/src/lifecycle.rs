@@ -357,9 +357,6 @@ impl Engine {
             self.net.setup(&req, pid)?;
             self.dns.add(&id, &rec.name, att);
         }
-        if mode == "none" {
-            self.net.loopback_up(pid)?;
-        }
         Container::load(&self.runtime_root(), &id)?.start()?;
         let rec = self.update(&id, |r| {
             r.state.status = Status::Running;

@@ -564,17 +564,6 @@ impl Networks {
         }
         self.release(att);
     }
-
-    /// Bring `lo` up in a fresh netns (`--network none`).
-    pub fn loopback_up(&self, pid: i32) -> Result<()> {
-        let ns = berth_net::netns::open(std::path::Path::new(&format!("/proc/{pid}/ns/net")))?;
-        use std::os::fd::AsFd;
-        berth_net::netns::run_in(ns.as_fd(), || {
-            let mut rt = berth_net::link::Route::open()?;
-            rt.set_up(1)
-        })?;
-        Ok(())
-    }
 }
 
 /// The IPv4 address of a new endpoint on `nr`: its `--ip`, else the next free one.

@@ -72,6 +72,11 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
         .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
         .unwrap_or(0);
 
+    // A new network namespace starts with lo down; runc and crun bring it up. Before any
+    // namespace is joined: a joined user namespace would not own the new netns.
+    if plan.new_flags.contains(CloneFlags::CLONE_NEWNET) {
+        crate::sys::loopback_up()?;
+    }
     for (typ, fd) in &plan.join {
         nix::sched::setns(fd, clone_flag(*typ)).ctx(|| format!("joining the {typ} namespace"))?;
     }

@@ -71,6 +71,30 @@ pub fn pivot_root(new_root: &str, put_old: &str) -> Result<()> {
     Ok(())
 }
 
+/// Bring `lo` up in the calling process's (new) network namespace, as runc and crun do: one
+/// SIOCSIFFLAGS ioctl, no netlink.
+pub fn loopback_up() -> Result<()> {
+    // SAFETY: socket(2) with constant arguments; the fd is owned right after.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "socket for the loopback ioctl");
+    }
+    // SAFETY: fd was just returned by socket(2) and is owned by nobody else.
+    let sock = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain old data; all-zero is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo") {
+        *d = *s as libc::c_char;
+    }
+    req.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_LOOPBACK | libc::IFF_RUNNING) as i16;
+    use std::os::fd::AsRawFd;
+    // SAFETY: SIOCSIFFLAGS reads a struct ifreq, which `req` is, for the ioctl's duration.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "bringing up lo");
+    }
+    Ok(())
+}
+
 /// Terminate the current process at once, without running destructors or atexit handlers
 /// (used by the container init after a failure has been reported).
 pub fn exit_now(code: i32) -> ! {

@@ -68,19 +68,30 @@ fn joins_a_network_namespace_by_path() {
 }
 
 #[test]
-fn private_network_namespace_has_only_loopback() {
+fn private_network_namespace_has_only_loopback_and_it_is_up() {
     compare_with_runc("private_network_namespace_has_only_loopback", |rt| {
         let sb = Sandbox::new(rt);
         let host = std::fs::read_link("/proc/self/ns/net").unwrap();
-        let (_, o) = run_sh(&sb, "readlink /proc/self/ns/net; cat /proc/net/dev", |_| {});
+        // lo is up (runc and crun bring it up), so a server on 127.0.0.1 answers.
+        let (_, o) = run_sh(
+            &sb,
+            "readlink /proc/self/ns/net; cat /sys/class/net/lo/flags; \
+             busybox nc -l -p 7070 -e busybox echo pong & sleep 0.2; \
+             busybox nc 127.0.0.1 7070 </dev/null; wait; cat /proc/net/dev",
+            |_| {},
+        );
         assert_eq!(o.code, 0, "{}: {o:?}", rt.name);
-        let first = o.stdout.lines().next().unwrap_or_default();
+        let mut lines = o.stdout.lines();
         assert_ne!(
-            first,
+            lines.next().unwrap_or_default(),
             host.to_str().unwrap(),
             "{}: shares the host netns",
             rt.name
         );
+        let flags = lines.next().unwrap_or_default();
+        let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).unwrap_or(0);
+        assert_eq!(flags & 1, 1, "{}: lo is down: {o:?}", rt.name);
+        assert_eq!(lines.next(), Some("pong"), "{}: {o:?}", rt.name);
         interfaces(&o.stdout)
     });
 }
