@@ -67,6 +67,8 @@ pub struct Engine {
     pub(crate) watcher: std::sync::OnceLock<Option<Arc<crate::monitor::Watcher>>>,
     /// Attaches waiting for a container to start (`docker run` attaches before it starts).
     pub(crate) pending: Mutex<HashMap<String, Vec<PendingAttach>>>,
+    /// Removed containers' and volumes' trees, deleted in the background.
+    pub(crate) trash: crate::trash::Trash,
 }
 
 /// An attach made before the container's shim exists: served right after the shim makes
@@ -92,6 +94,7 @@ impl Engine {
             std::fs::create_dir_all(&d).ctx(|| format!("creating {}", d.display()))?;
         }
         let db = Db::open(&cfg.data_root.join("berth.redb"))?;
+        let trash = crate::trash::Trash::open(&cfg.data_root)?;
         let images = Images::open(&cfg.data_root.join("image"))?;
         let containers = db
             .list::<ContainerRecord>(Table::Containers)?
@@ -114,6 +117,7 @@ impl Engine {
             fw_stop: Arc::default(),
             watcher: std::sync::OnceLock::new(),
             pending: Mutex::new(HashMap::new()),
+            trash,
         });
         engine.recover()?;
         engine.watch_firewall();

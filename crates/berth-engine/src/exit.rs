@@ -14,14 +14,22 @@ impl Engine {
     /// Record an exit and act on it.
     pub(crate) fn handle_exit(self: &Arc<Self>, id: &str, info: ExitInfo) {
         self.undo_start(id);
+        // An --rm container goes straight to Removing, in the same commit as its exit.
+        let copying = self.check_not_copying(id).is_err();
+        let mut remove = false;
         let Ok(rec) = self.update(id, |r| {
-            r.state.status = Status::Exited;
             r.state.exit_code = info.exit_code;
             r.state.oom_killed = info.oom_killed;
             r.state.finished_at = info.finished_at.clone();
             r.state.pid = 0;
             r.nets.clear();
             r.ports.clear();
+            remove = r.host_config.auto_remove && !copying && !self.should_restart(r);
+            r.state.status = if remove {
+                Status::Removing
+            } else {
+                Status::Exited
+            };
         }) else {
             return;
         };
@@ -39,7 +47,9 @@ impl Engine {
                 ("name", &rec.name),
             ],
         );
-        if self.should_restart(&rec) {
+        if remove {
+            let _ = self.drop_removed(&rec, true);
+        } else if self.should_restart(&rec) {
             let _ = self.update(id, |r| {
                 r.state.status = Status::Restarting;
                 r.restart_count += 1;
@@ -132,6 +142,7 @@ impl Engine {
                 }
             }
         }
+        self.sweep_orphan_dirs();
         let (networks, live) = self.firewall_state();
         berth_net::restore_elements(&networks, &live, &self.cfg.nft_table)?;
         Ok(())
@@ -139,6 +150,24 @@ impl Engine {
 }
 
 impl Engine {
+    /// A container directory without a record is a create the previous daemon did not
+    /// finish (it makes the directory before it commits the record): it goes to the trash.
+    fn sweep_orphan_dirs(&self) {
+        let root = self.cfg.data_root.join("containers");
+        let Ok(rd) = std::fs::read_dir(&root) else {
+            return;
+        };
+        let known: std::collections::HashSet<String> =
+            self.lock().keys().map(|id| id[..12].to_string()).collect();
+        for e in rd.flatten() {
+            if !known.contains(e.file_name().to_string_lossy().as_ref()) {
+                let dir = e.path();
+                let _ = berth_image::unmount(&dir.join("rootfs"));
+                let _ = self.trash.discard(&dir);
+            }
+        }
+    }
+
     /// A shim the previous daemon spawned for a start it never finished may still be making
     /// the container: the runtime writes its state only once the init is ready, and until
     /// then `undo_start` finds nothing to delete, so the shim, its created init and cgroup

@@ -21,6 +21,7 @@ mod netops;
 mod network;
 mod seccomp;
 mod spec;
+mod trash;
 mod unpack;
 mod volumes;
 

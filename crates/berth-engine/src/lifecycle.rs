@@ -102,7 +102,7 @@ impl Engine {
                 break id;
             }
         };
-        let rec = {
+        {
             let mut map = self.lock();
             let name = match name.filter(|n| !n.is_empty()) {
                 Some(n) => {
@@ -148,24 +148,26 @@ impl Engine {
                 ports: Vec::new(),
             };
             // Claim the name before anything slow happens.
-            map.insert(id.clone(), rec.clone());
-            rec
-        };
-        let made = (|| -> Result<()> {
-            self.db.put(crate::db::Table::Containers, &id, &rec)?;
+            map.insert(id.clone(), rec);
+        }
+        // The directories first, then the record in one commit: a daemon killed in between
+        // leaves a directory without a record, which `recover` sweeps away.
+        let made = (|| -> Result<ContainerRecord> {
             let dir = self.container_dir(&id);
             for d in ["upper", "work", "rootfs"] {
                 let p = dir.join(d);
                 std::fs::create_dir_all(&p).ctx(|| format!("creating {}", p.display()))?;
             }
-            Ok(())
+            self.update(&id, |r| r.state.status = Status::Created)
         })();
-        if let Err(e) = made {
-            let _ = std::fs::remove_dir_all(self.container_dir(&id));
-            let _ = self.forget(&id);
-            return Err(e);
-        }
-        let rec = self.update(&id, |r| r.state.status = Status::Created)?;
+        let rec = match made {
+            Ok(rec) => rec,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(self.container_dir(&id));
+                let _ = self.forget(&id);
+                return Err(e);
+            }
+        };
         self.emit(&rec, "create");
         Ok(rec)
     }
@@ -558,8 +560,14 @@ impl Engine {
 
     pub(crate) fn finish_remove(&self, rec: &ContainerRecord, volumes: bool) -> Result<()> {
         self.undo_start(&rec.id);
+        self.drop_removed(rec, volumes)
+    }
+
+    /// The last of a removal, once nothing of the container runs or is mounted: its
+    /// directory, its record, its anonymous volumes with `volumes`.
+    pub(crate) fn drop_removed(&self, rec: &ContainerRecord, volumes: bool) -> Result<()> {
         let dir = self.container_dir(&rec.id);
-        crate::remove_tree(&dir)?;
+        self.trash.discard(&dir)?;
         self.forget(&rec.id)?;
         self.drop_pending(&rec.id);
         if volumes {

@@ -119,7 +119,7 @@ impl Engine {
             )));
         }
         let dir = self.volume_dir(&v.name);
-        crate::remove_tree(&dir)?;
+        self.trash.discard(&dir)?;
         self.db.delete(Table::Volumes, name)?;
         self.events
             .publish("volume", "destroy", name, &[("driver", "local")]);
