@@ -10,6 +10,8 @@ use std::os::fd::{AsFd, OwnedFd};
 pub enum Msg {
     /// parent → child: id mappings and cgroup are in place; go on.
     Go,
+    /// parent → child: the cgroup is made (when the init joins it late, see `InitPlan`).
+    CgroupReady,
     /// child → parent: mounts are prepared; run prestart/createRuntime hooks now.
     RunHooks,
     /// child → parent: set up and waiting for `start`.
@@ -40,6 +42,7 @@ impl Channel {
         let mut buf = Vec::with_capacity(64);
         match msg {
             Msg::Go => buf.push(b'G'),
+            Msg::CgroupReady => buf.push(b'C'),
             Msg::RunHooks => buf.push(b'H'),
             Msg::Ready => buf.push(b'R'),
             Msg::Failed(s) => {
@@ -66,6 +69,7 @@ impl Channel {
         let payload = String::from_utf8_lossy(&buf[1..n]).into_owned();
         Ok(Some(match buf[0] {
             b'G' => Msg::Go,
+            b'C' => Msg::CgroupReady,
             b'H' => Msg::RunHooks,
             b'R' => Msg::Ready,
             b'E' => Msg::Failed(payload),

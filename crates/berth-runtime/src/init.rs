@@ -37,6 +37,10 @@ pub struct InitPlan {
     /// (writing "0" to `tasks` skips the kernel's threadgroup lock and its RCU wait, which
     /// costs 5-15 ms when the parent writes the pid to cgroup.procs).
     pub self_attach: Option<berth_cgroups::Cgroup>,
+    /// The parent makes the cgroup after the clone, while the init builds its mounts, and
+    /// says `CgroupReady`; the init joins it just before the first cgroup mount (v1 with
+    /// a new mount namespace and no namespace joined by path: see `create`).
+    pub late_cgroup: bool,
 }
 
 /// Run the init; never returns.
@@ -59,13 +63,23 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
     unblock_signals();
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     chan.expect(Msg::Go)?;
-    if let Some(cg) = &plan.self_attach {
-        cg.attach_self()?;
-    }
-    // The cgroup namespace is made here, not by clone3, so that its root is the container's
-    // cgroup (which we are in only now on v1).
-    if plan.new_flags.contains(CloneFlags::CLONE_NEWCGROUP) {
-        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare the cgroup namespace")?;
+    // Join the cgroup, then make the cgroup namespace (not by clone3, so that its root is
+    // the container's cgroup, which we are in only now on v1).
+    let join_cgroup = || -> Result<()> {
+        if plan.late_cgroup {
+            chan.expect(Msg::CgroupReady)?;
+        }
+        if let Some(cg) = &plan.self_attach {
+            cg.attach_self()?;
+        }
+        if plan.new_flags.contains(CloneFlags::CLONE_NEWCGROUP) {
+            nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+                .ctx(|| "unshare the cgroup namespace")?;
+        }
+        Ok(())
+    };
+    if !plan.late_cgroup {
+        join_cgroup()?;
     }
     let host_pid: i32 = std::fs::read_link("/proc/self")
         .ok()
@@ -121,7 +135,17 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
     };
     if plan.new_flags.contains(CloneFlags::CLONE_NEWNS) {
         let new_cgroupns = plan.new_flags.contains(CloneFlags::CLONE_NEWCGROUP);
-        rootfs::prepare(&plan.rootfs, &plan.spec, &plan.cgroup_dirs, new_cgroupns)?;
+        let mut join_late = || match plan.late_cgroup {
+            true => join_cgroup(),
+            false => Ok(()),
+        };
+        rootfs::prepare(
+            &plan.rootfs,
+            &plan.spec,
+            &plan.cgroup_dirs,
+            new_cgroupns,
+            &mut join_late,
+        )?;
         if plan.parent_hooks {
             chan.send(&Msg::RunHooks)?;
             chan.expect(Msg::Go)?;

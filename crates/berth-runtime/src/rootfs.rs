@@ -14,7 +14,15 @@ const NONE: Option<&str> = None;
 pub type CgroupDirs = Vec<(String, PathBuf)>;
 
 /// Everything up to (not including) pivot_root.
-pub fn prepare(rootfs: &Path, spec: &Spec, cgroups: &CgroupDirs, new_cgroupns: bool) -> Result<()> {
+/// `join_cgroup` is called once before the first cgroup mount (which needs the container's
+/// cgroup made and joined), or after the last mount when there is none.
+pub fn prepare(
+    rootfs: &Path,
+    spec: &Spec,
+    cgroups: &CgroupDirs,
+    new_cgroupns: bool,
+    join_cgroup: &mut dyn FnMut() -> Result<()>,
+) -> Result<()> {
     let linux = spec.linux().as_ref();
     let prop = linux
         .and_then(|l| l.rootfs_propagation().as_deref())
@@ -32,7 +40,12 @@ pub fn prepare(rootfs: &Path, spec: &Spec, cgroups: &CgroupDirs, new_cgroupns: b
     .ctx(|| format!("bind-mounting rootfs {}", rootfs.display()))?;
 
     let mut dev_is_tmpfs = false;
+    let mut joined = false;
     for m in spec.mounts().iter().flatten() {
+        if !joined && matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) {
+            join_cgroup()?;
+            joined = true;
+        }
         mount_one(rootfs, m, cgroups, new_cgroupns)?;
         if m.destination() == Path::new("/dev") && m.typ().as_deref() != Some("bind") {
             dev_is_tmpfs = true;
@@ -43,6 +56,9 @@ pub fn prepare(rootfs: &Path, spec: &Spec, cgroups: &CgroupDirs, new_cgroupns: b
         .iter()
         .flat_map(|l| l.namespaces().iter().flatten())
         .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User);
+    if !joined {
+        join_cgroup()?;
+    }
     if dev_is_tmpfs {
         default_devices(rootfs, in_userns)?;
     }
