@@ -83,6 +83,11 @@ impl Cgroup {
                 return write(&dir, "cgroup.kill", 1);
             }
         }
+        // No process, nothing that could fork either: no need to freeze (a stopped
+        // container's delete lands here, and freezing polls the freezer's state).
+        if self.pids()?.is_empty() {
+            return Ok(());
+        }
         let was_frozen = self.is_frozen().unwrap_or(false);
         // Without a freezer (or if it will not settle) signal anyway: better than nothing.
         let froze = !was_frozen && self.freeze().is_ok();

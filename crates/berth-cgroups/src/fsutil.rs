@@ -67,6 +67,12 @@ const RMDIR_PATIENCE: Duration = Duration::from_secs(5);
 /// Remove a cgroup directory, sub-cgroups first. Missing is fine; EBUSY is retried for a
 /// while. Cgroup directories hold only kernel files, so rmdir works on them as they are.
 pub fn rmdir_tree(dir: &Path) -> Result<()> {
+    // Mostly a leaf: try it before listing the directory's thirty-odd kernel files.
+    match std::fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        _ => {}
+    }
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             if e.file_type().is_ok_and(|t| t.is_dir()) {
