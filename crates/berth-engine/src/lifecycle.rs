@@ -260,7 +260,13 @@ impl Engine {
         let rootfs = dir.join("rootfs");
         let lowers = self.rootfs_lowers(rec)?;
         let _ = berth_image::unmount(&rootfs);
-        berth_image::mount_overlay(&lowers, &dir.join("upper"), &dir.join("work"), &rootfs)?;
+        let (upper, work) = (dir.join("upper"), dir.join("work"));
+        if rec.host_config.auto_remove {
+            // The layer goes with the container: no need to sync it to disk at unmount.
+            berth_image::mount_overlay_volatile(&lowers, &upper, &work, &rootfs)?;
+        } else {
+            berth_image::mount_overlay(&lowers, &upper, &work, &rootfs)?;
+        }
         // docker makes a missing working directory.
         if !rec.config.working_dir.is_empty() {
             let cwd = berth_runtime::mounts::resolve_in_root(
@@ -333,7 +339,7 @@ impl Engine {
             },
         )?;
         let cfg_path = dir.join("config.json");
-        std::fs::write(&cfg_path, serde_json::to_vec_pretty(&spec)?)
+        std::fs::write(&cfg_path, serde_json::to_vec(&spec)?)
             .ctx(|| format!("writing {}", cfg_path.display()))?;
         let _ = std::fs::remove_file(dir.join("exit.json"));
         let log = rec

@@ -23,6 +23,8 @@ pub use manifest::{Manifest, ManifestKind, Platform};
 pub use parallel::run_parallel;
 pub use reference::Reference;
 pub use registry::{Credentials, PulledImage, PushedImage, Registry};
-pub use snapshot::{chain_id, chain_ids, mount_overlay, unmount, Applied, Snapshots};
+pub use snapshot::{
+    chain_id, chain_ids, mount_overlay, mount_overlay_volatile, unmount, Applied, Snapshots,
+};
 pub use store::Store;
 pub use unpack::{unpack_layer, Compression, Unpacked};
