@@ -259,9 +259,10 @@ pub fn mount_overlay_volatile(
     target: &Path,
 ) -> Result<()> {
     match mount_overlay_opts(lowers, upper, work, target, ",volatile") {
-        Err(Error::Sys { errno, .. }) if errno == nix::errno::Errno::EINVAL => {
-            mount_overlay(lowers, upper, work, target)
-        }
+        Err(Error::Sys {
+            errno: nix::errno::Errno::EINVAL,
+            ..
+        }) => mount_overlay(lowers, upper, work, target),
         r => r,
     }
 }
