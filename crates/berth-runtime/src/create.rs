@@ -9,7 +9,7 @@ use crate::init::{self, InitPlan};
 use crate::security::CapMasks;
 use crate::state::{now_rfc3339, ContainerDir, PublicState, Record, Status};
 use crate::sys::{clone_fork, Forked};
-use berth_cgroups::{Cgroup, Hierarchy};
+use berth_cgroups::Cgroup;
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
@@ -129,7 +129,7 @@ fn create_in(
         nix::sched::setns(fd, CloneFlags::CLONE_NEWPID).ctx(|| "joining the pid namespace")?;
     }
 
-    let hierarchy = Hierarchy::detect()?;
+    let hierarchy = crate::host_hierarchy()?;
     let cg_path = cgroup_path(spec, opts.id);
     let cgroup = Cgroup::new(&hierarchy, &cg_path);
     let self_attach = !hierarchy.is_v2() && !new_flags.contains(CloneFlags::CLONE_NEWUSER);
@@ -236,9 +236,10 @@ fn create_in(
     loop {
         match parent_chan.recv()? {
             Some(Msg::RunHooks) => {
-                let st = public(Status::Creating);
-                hooks::run(spec, hooks::Kind::Prestart, &st)?;
-                hooks::run(spec, hooks::Kind::CreateRuntime, &st)?;
+                hooks::run(spec, hooks::Kind::Prestart, || public(Status::Creating))?;
+                hooks::run(spec, hooks::Kind::CreateRuntime, || {
+                    public(Status::Creating)
+                })?;
                 parent_chan.send(&Msg::Go)?;
             }
             Some(Msg::Ready) => break,

@@ -36,12 +36,18 @@ pub fn of_kind(spec: &oci_spec::runtime::Spec, kind: Kind) -> Vec<Hook> {
     list.clone().unwrap_or_default()
 }
 
-/// Run every hook of `kind` in order; the first failure stops and is returned.
-pub fn run(spec: &oci_spec::runtime::Spec, kind: Kind, state: &PublicState) -> Result<()> {
+/// Run every hook of `kind` in order; the first failure stops and is returned. The state
+/// they read on stdin is made only when there is a hook (it costs a status check).
+pub fn run(
+    spec: &oci_spec::runtime::Spec,
+    kind: Kind,
+    state: impl FnOnce() -> PublicState,
+) -> Result<()> {
     let hooks = of_kind(spec, kind);
     if hooks.is_empty() {
         return Ok(());
     }
+    let state = &state();
     let json =
         serde_json::to_vec(state).map_err(|e| Error::Hook(format!("encoding state: {e}")))?;
     for h in &hooks {

@@ -150,11 +150,9 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
             chan.send(&Msg::RunHooks)?;
             chan.expect(Msg::Go)?;
         }
-        hooks::run(
-            &plan.spec,
-            hooks::Kind::CreateContainer,
-            &state(Status::Created),
-        )?;
+        hooks::run(&plan.spec, hooks::Kind::CreateContainer, || {
+            state(Status::Created)
+        })?;
         rootfs::pivot(&plan.rootfs)?;
         rootfs::finish(&plan.spec)?;
     }
@@ -175,11 +173,9 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
     if let Some(fifo) = &plan.fifo {
         wait_for_start(fifo)?;
     }
-    hooks::run(
-        &plan.spec,
-        hooks::Kind::StartContainer,
-        &state(Status::Running),
-    )?;
+    hooks::run(&plan.spec, hooks::Kind::StartContainer, || {
+        state(Status::Running)
+    })?;
     exec_process(
         process,
         &plan.caps,

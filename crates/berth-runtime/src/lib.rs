@@ -22,3 +22,15 @@ pub use error::{Error, Result};
 pub use exec::{exec, ExecOpts};
 pub use lifecycle::{list, parse_signal, run, Container};
 pub use state::{PublicState, Status, DEFAULT_ROOT};
+
+/// This host's cgroup hierarchy, detected once per process: a long-lived caller (the
+/// engine) would otherwise re-read its mountinfo, one line per running container's rootfs,
+/// for every status check.
+pub(crate) fn host_hierarchy() -> Result<berth_cgroups::Hierarchy> {
+    static HOST: std::sync::OnceLock<berth_cgroups::Hierarchy> = std::sync::OnceLock::new();
+    if let Some(h) = HOST.get() {
+        return Ok(h.clone());
+    }
+    let h = berth_cgroups::Hierarchy::detect()?;
+    Ok(HOST.get_or_init(|| h).clone())
+}

@@ -5,7 +5,7 @@ use crate::create::{create, CreateOpts};
 use crate::error::{Context, Error, Result};
 use crate::hooks;
 use crate::state::{init_alive, ContainerDir, PublicState, Record, Status};
-use berth_cgroups::{Cgroup, Hierarchy};
+use berth_cgroups::Cgroup;
 use nix::sys::signal::{kill as send_signal, SigSet, Signal};
 use nix::unistd::Pid;
 use std::os::fd::AsFd;
@@ -26,7 +26,10 @@ impl Container {
     }
 
     pub fn cgroup(&self) -> Result<Cgroup> {
-        Ok(Cgroup::new(&Hierarchy::detect()?, &self.rec.cgroup_path))
+        Ok(Cgroup::new(
+            &crate::host_hierarchy()?,
+            &self.rec.cgroup_path,
+        ))
     }
 
     /// The live status: init alive? still waiting on its fifo? frozen?
@@ -113,7 +116,7 @@ impl Container {
         if n != 1 {
             return Err(Error::Init("the container's init exited at start".into()));
         }
-        if let Err(e) = hooks::run(&self.rec.spec, hooks::Kind::Poststart, &self.public()) {
+        if let Err(e) = hooks::run(&self.rec.spec, hooks::Kind::Poststart, || self.public()) {
             // runc: a failing poststart hook is reported, and the container is left running.
             eprintln!("warning: {e}");
         }
@@ -157,7 +160,7 @@ impl Container {
             self.wait_gone(Duration::from_secs(10))?;
         }
         cgroup.destroy()?;
-        if let Err(e) = hooks::run(&self.rec.spec, hooks::Kind::Poststop, &self.public()) {
+        if let Err(e) = hooks::run(&self.rec.spec, hooks::Kind::Poststop, || self.public()) {
             eprintln!("warning: {e}");
         }
         self.dir.remove()
