@@ -9,78 +9,79 @@ use crate::cmd::{
 };
 use crate::error::Result;
 use crate::http::Client;
+use crate::lazy::Lazy;
 
 /// docker's commands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Create and run a new container from an image
-    Run(Box<run::RunArgs>),
+    Run(Lazy<Box<run::RunArgs>>),
     /// Create a new container
-    Create(Box<run::CreateArgs>),
+    Create(Lazy<Box<run::CreateArgs>>),
     /// Start one or more stopped containers
-    Start(container::StartArgs),
+    Start(Lazy<container::StartArgs>),
     /// Stop one or more running containers
-    Stop(container::StopArgs),
+    Stop(Lazy<container::StopArgs>),
     /// Restart one or more containers
-    Restart(container::StopArgs),
+    Restart(Lazy<container::StopArgs>),
     /// Kill one or more running containers
-    Kill(container::KillArgs),
+    Kill(Lazy<container::KillArgs>),
     /// Remove one or more containers
-    Rm(container::RmArgs),
+    Rm(Lazy<container::RmArgs>),
     /// List containers
-    Ps(ps::PsArgs),
+    Ps(Lazy<ps::PsArgs>),
     /// Fetch the logs of a container
-    Logs(logs::LogsArgs),
+    Logs(Lazy<logs::LogsArgs>),
     /// Execute a command in a running container
-    Exec(exec::ExecArgs),
+    Exec(Lazy<exec::ExecArgs>),
     /// Attach local standard input, output, and error streams to a running container
-    Attach(exec::AttachArgs),
+    Attach(Lazy<exec::AttachArgs>),
     /// Block until one or more containers stop, then print their exit codes
-    Wait(container::NamesArgs),
+    Wait(Lazy<container::NamesArgs>),
     /// Return low-level information on Docker objects
-    Inspect(inspect::InspectArgs),
+    Inspect(Lazy<inspect::InspectArgs>),
     /// Display the running processes of a container
-    Top(container::TopArgs),
+    Top(Lazy<container::TopArgs>),
     /// Display a live stream of container(s) resource usage statistics
-    Stats(stats::StatsArgs),
+    Stats(Lazy<stats::StatsArgs>),
     /// List port mappings or a specific mapping for the container
-    Port(container::PortArgs),
+    Port(Lazy<container::PortArgs>),
     /// Rename a container
-    Rename(container::RenameArgs),
+    Rename(Lazy<container::RenameArgs>),
     /// Pause all processes within one or more containers
-    Pause(container::NamesArgs),
+    Pause(Lazy<container::NamesArgs>),
     /// Unpause all processes within one or more containers
-    Unpause(container::NamesArgs),
+    Unpause(Lazy<container::NamesArgs>),
     /// Copy files/folders between a container and the local filesystem
-    Cp(cp::CpArgs),
+    Cp(Lazy<cp::CpArgs>),
     /// List images
-    Images(images::ImagesArgs),
+    Images(Lazy<images::ImagesArgs>),
     /// Download an image from a registry
-    Pull(transfer::PullArgs),
+    Pull(Lazy<transfer::PullArgs>),
     /// Upload an image to a registry
-    Push(transfer::PushArgs),
+    Push(Lazy<transfer::PushArgs>),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-    Tag(images::TagArgs),
+    Tag(Lazy<images::TagArgs>),
     /// Remove one or more images
-    Rmi(images::RmiArgs),
+    Rmi(Lazy<images::RmiArgs>),
     /// Show the history of an image
-    History(images::HistoryArgs),
+    History(Lazy<images::HistoryArgs>),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
-    Save(transfer::SaveArgs),
+    Save(Lazy<transfer::SaveArgs>),
     /// Load an image from a tar archive or STDIN
-    Load(transfer::LoadArgs),
+    Load(Lazy<transfer::LoadArgs>),
     /// Import the contents from a tarball to create a filesystem image
-    Import(transfer::ImportArgs),
+    Import(Lazy<transfer::ImportArgs>),
     /// Authenticate to a registry
-    Login(auth::LoginArgs),
+    Login(Lazy<auth::LoginArgs>),
     /// Log out from a registry
-    Logout(auth::LogoutArgs),
+    Logout(Lazy<auth::LogoutArgs>),
     /// Show the berth version information
-    Version(system::VersionArgs),
+    Version(Lazy<system::VersionArgs>),
     /// Display system-wide information
-    Info(system::InfoArgs),
+    Info(Lazy<system::InfoArgs>),
     /// Get real time events from the server
-    Events(system::EventsArgs),
+    Events(Lazy<system::EventsArgs>),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerCmd),
@@ -103,48 +104,48 @@ pub enum Command {
 pub enum ContainerCmd {
     /// List containers
     #[command(visible_aliases = ["ps", "list"])]
-    Ls(ps::PsArgs),
+    Ls(Lazy<ps::PsArgs>),
     /// Create and run a new container from an image
-    Run(Box<run::RunArgs>),
+    Run(Lazy<Box<run::RunArgs>>),
     /// Create a new container
-    Create(Box<run::CreateArgs>),
+    Create(Lazy<Box<run::CreateArgs>>),
     /// Start one or more stopped containers
-    Start(container::StartArgs),
+    Start(Lazy<container::StartArgs>),
     /// Stop one or more running containers
-    Stop(container::StopArgs),
+    Stop(Lazy<container::StopArgs>),
     /// Restart one or more containers
-    Restart(container::StopArgs),
+    Restart(Lazy<container::StopArgs>),
     /// Kill one or more running containers
-    Kill(container::KillArgs),
+    Kill(Lazy<container::KillArgs>),
     /// Remove one or more containers
     #[command(visible_alias = "remove")]
-    Rm(container::RmArgs),
+    Rm(Lazy<container::RmArgs>),
     /// Fetch the logs of a container
-    Logs(logs::LogsArgs),
+    Logs(Lazy<logs::LogsArgs>),
     /// Execute a command in a running container
-    Exec(exec::ExecArgs),
+    Exec(Lazy<exec::ExecArgs>),
     /// Attach to a running container
-    Attach(exec::AttachArgs),
+    Attach(Lazy<exec::AttachArgs>),
     /// Block until one or more containers stop, then print their exit codes
-    Wait(container::NamesArgs),
+    Wait(Lazy<container::NamesArgs>),
     /// Display detailed information on one or more containers
-    Inspect(KindInspectArgs),
+    Inspect(Lazy<KindInspectArgs>),
     /// Display the running processes of a container
-    Top(container::TopArgs),
+    Top(Lazy<container::TopArgs>),
     /// Display a live stream of container(s) resource usage statistics
-    Stats(stats::StatsArgs),
+    Stats(Lazy<stats::StatsArgs>),
     /// List port mappings or a specific mapping for the container
-    Port(container::PortArgs),
+    Port(Lazy<container::PortArgs>),
     /// Rename a container
-    Rename(container::RenameArgs),
+    Rename(Lazy<container::RenameArgs>),
     /// Pause all processes within one or more containers
-    Pause(container::NamesArgs),
+    Pause(Lazy<container::NamesArgs>),
     /// Unpause all processes within one or more containers
-    Unpause(container::NamesArgs),
+    Unpause(Lazy<container::NamesArgs>),
     /// Copy files/folders between a container and the local filesystem
-    Cp(cp::CpArgs),
+    Cp(Lazy<cp::CpArgs>),
     /// Remove all stopped containers
-    Prune(container::PruneArgs),
+    Prune(Lazy<container::PruneArgs>),
 }
 
 /// `image COMMAND`
@@ -152,28 +153,28 @@ pub enum ContainerCmd {
 pub enum ImageCmd {
     /// List images
     #[command(visible_alias = "list")]
-    Ls(images::ImagesArgs),
+    Ls(Lazy<images::ImagesArgs>),
     /// Download an image from a registry
-    Pull(transfer::PullArgs),
+    Pull(Lazy<transfer::PullArgs>),
     /// Upload an image to a registry
-    Push(transfer::PushArgs),
+    Push(Lazy<transfer::PushArgs>),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
-    Tag(images::TagArgs),
+    Tag(Lazy<images::TagArgs>),
     /// Remove one or more images
     #[command(visible_alias = "remove")]
-    Rm(images::RmiArgs),
+    Rm(Lazy<images::RmiArgs>),
     /// Display detailed information on one or more images
-    Inspect(KindInspectArgs),
+    Inspect(Lazy<KindInspectArgs>),
     /// Show the history of an image
-    History(images::HistoryArgs),
+    History(Lazy<images::HistoryArgs>),
     /// Save one or more images to a tar archive
-    Save(transfer::SaveArgs),
+    Save(Lazy<transfer::SaveArgs>),
     /// Load an image from a tar archive or STDIN
-    Load(transfer::LoadArgs),
+    Load(Lazy<transfer::LoadArgs>),
     /// Import the contents from a tarball to create a filesystem image
-    Import(transfer::ImportArgs),
+    Import(Lazy<transfer::ImportArgs>),
     /// Remove unused images
-    Prune(images::PruneArgs),
+    Prune(Lazy<images::PruneArgs>),
 }
 
 /// `container inspect` / `image inspect`: inspect with the kind fixed.

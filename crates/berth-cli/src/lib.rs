@@ -12,6 +12,7 @@ mod format;
 mod hijack;
 mod http;
 mod humanize;
+pub mod lazy;
 mod opts;
 mod output;
 mod reference;

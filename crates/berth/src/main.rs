@@ -6,6 +6,7 @@ mod daemon_cmd;
 mod net_cmd;
 mod runtime_cmd;
 
+use berth_cli::lazy::Lazy;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -20,11 +21,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// OCI runtime with runc's command line (create, start, state, kill, delete, run, exec...)
-    Runtime(Box<runtime_cmd::RuntimeArgs>),
+    Runtime(Lazy<Box<runtime_cmd::RuntimeArgs>>),
     /// Network stack without the daemon: attach a netns to a bridge network (JSON in/out)
-    Net(net_cmd::NetArgs),
+    Net(Lazy<net_cmd::NetArgs>),
     /// Run the engine: the Docker Engine API on a unix socket
-    Daemon(daemon_cmd::DaemonArgs),
+    Daemon(Lazy<daemon_cmd::DaemonArgs>),
     #[command(flatten)]
     Docker(Box<berth_cli::Command>),
 }
@@ -50,15 +51,15 @@ fn main() {
     }
     let cli = Cli::parse();
     match cli.cmd {
-        Cmd::Runtime(args) => std::process::exit(runtime_cmd::main(*args)),
+        Cmd::Runtime(args) => std::process::exit(runtime_cmd::main(*args.0)),
         Cmd::Net(args) => {
-            if let Err(e) = net_cmd::main(args) {
+            if let Err(e) = net_cmd::main(args.0) {
                 eprintln!("berth net: {e:#}");
                 std::process::exit(1);
             }
         }
         Cmd::Daemon(args) => {
-            if let Err(e) = daemon_cmd::main(args) {
+            if let Err(e) = daemon_cmd::main(args.0) {
                 eprintln!("berth daemon: {e:#}");
                 std::process::exit(1);
             }
