@@ -25,7 +25,7 @@ enum Cmd {
     /// Network stack without the daemon: attach a netns to a bridge network (JSON in/out)
     Net(Lazy<net_cmd::NetArgs>),
     /// Run the engine: the Docker Engine API on a unix socket
-    Daemon(Lazy<daemon_cmd::DaemonArgs>),
+    Daemon(daemon_cmd::DaemonArgs),
     #[command(flatten)]
     Docker(Box<berth_cli::Command>),
 }
@@ -59,11 +59,46 @@ fn main() {
             }
         }
         Cmd::Daemon(args) => {
-            if let Err(e) = daemon_cmd::main(args.0) {
+            if let Err(e) = daemon_cmd::main(args) {
                 eprintln!("berth daemon: {e:#}");
                 std::process::exit(1);
             }
         }
         Cmd::Docker(cmd) => std::process::exit(berth_cli::main(cli.global, *cmd)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command and subcommand builds (clap checks each one in debug builds only when it
+    /// is built, and deferred flags are built only when used) and shows its help.
+    #[test]
+    fn every_subcommand_builds_and_has_help() {
+        let top = Cli::command();
+        let mut paths: Vec<Vec<String>> = Vec::new();
+        for sc in top.get_subcommands() {
+            paths.push(vec![sc.get_name().to_string()]);
+            for sub in sc.get_subcommands() {
+                paths.push(vec![sc.get_name().to_string(), sub.get_name().to_string()]);
+            }
+        }
+        assert!(paths.len() > 60, "{paths:?}");
+        for p in paths {
+            let mut argv = vec!["berth".to_string()];
+            argv.extend(p.iter().cloned());
+            argv.push("--help".into());
+            let e = match Cli::try_parse_from(&argv) {
+                Err(e) => e,
+                Ok(_) => panic!("{argv:?} parsed"),
+            };
+            assert_eq!(
+                e.kind(),
+                clap::error::ErrorKind::DisplayHelp,
+                "{argv:?}: {e}"
+            );
+        }
     }
 }

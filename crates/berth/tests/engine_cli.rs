@@ -477,3 +477,40 @@ fn running_containers_cost_the_daemon_no_thread_each() {
         "{codes}"
     );
 }
+
+#[test]
+fn an_rm_containers_layer_is_volatile_and_a_kept_ones_is_not() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    // The root mount's line in the container's own mountinfo: overlay's options.
+    let root_mount = "busybox grep ' / / ' /proc/self/mountinfo";
+    let rm = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        root_mount,
+    ]);
+    assert!(rm.contains("overlay") && rm.contains("volatile"), "{rm}");
+    let kept = d.ok(&[
+        "run",
+        "--name",
+        "kept",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        root_mount,
+    ]);
+    assert!(
+        kept.contains("overlay") && !kept.contains("volatile"),
+        "{kept}"
+    );
+    d.ok(&["rm", "kept"]);
+}
