@@ -167,6 +167,37 @@ impl Engine {
         Ok(rec)
     }
 
+    /// `update`, with `during` run while the new record is being committed (an fsync); the
+    /// change reaches readers of the map only after `during`. Should the record have changed
+    /// meanwhile (a rename), the result is committed again.
+    pub(crate) fn update_during(
+        &self,
+        id: &str,
+        f: impl Fn(&mut ContainerRecord),
+        during: impl FnOnce(),
+    ) -> Result<ContainerRecord> {
+        let mut next = self.find(id)?;
+        f(&mut next);
+        let committed = std::thread::scope(|s| {
+            let commit = s.spawn(|| self.db.put(Table::Containers, id, &next));
+            during();
+            commit
+                .join()
+                .unwrap_or_else(|_| Err(Error::Store("the commit thread panicked".into())))
+        });
+        let rec = {
+            let mut map = self.lock();
+            let rec = map.get_mut(id).ok_or_else(|| Error::no_container(id))?;
+            f(rec);
+            rec.clone()
+        };
+        committed?;
+        if serde_json::to_vec(&rec).ok() != serde_json::to_vec(&next).ok() {
+            self.db.put(Table::Containers, id, &rec)?;
+        }
+        Ok(rec)
+    }
+
     pub(crate) fn forget(&self, id: &str) -> Result<()> {
         self.db.delete(Table::Containers, id)?;
         self.lock().remove(id);

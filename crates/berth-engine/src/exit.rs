@@ -13,26 +13,33 @@ use std::time::{Duration, Instant};
 impl Engine {
     /// Record an exit and act on it.
     pub(crate) fn handle_exit(self: &Arc<Self>, id: &str, info: ExitInfo) {
-        self.undo_start(id);
-        // An --rm container goes straight to Removing, in the same commit as its exit.
+        // An --rm container goes straight to Removing, in the same commit as its exit, which
+        // is made while the container is taken down.
         let copying = self.check_not_copying(id).is_err();
-        let mut remove = false;
-        let Ok(rec) = self.update(id, |r| {
-            r.state.exit_code = info.exit_code;
-            r.state.oom_killed = info.oom_killed;
-            r.state.finished_at = info.finished_at.clone();
-            r.state.pid = 0;
-            r.nets.clear();
-            r.ports.clear();
-            remove = r.host_config.auto_remove && !copying && !self.should_restart(r);
-            r.state.status = if remove {
-                Status::Removing
-            } else {
-                Status::Exited
-            };
-        }) else {
+        let remove = std::cell::Cell::new(false);
+        let updated = self.update_during(
+            id,
+            |r| {
+                r.state.exit_code = info.exit_code;
+                r.state.oom_killed = info.oom_killed;
+                r.state.finished_at = info.finished_at.clone();
+                r.state.pid = 0;
+                r.nets.clear();
+                r.ports.clear();
+                remove.set(r.host_config.auto_remove && !copying && !self.should_restart(r));
+                r.state.status = if remove.get() {
+                    Status::Removing
+                } else {
+                    Status::Exited
+                };
+            },
+            || self.undo_start(id),
+        );
+        let Ok(rec) = updated else {
+            self.undo_start(id);
             return;
         };
+        let remove = remove.get();
         if info.oom_killed {
             self.emit(&rec, "oom");
         }

@@ -225,8 +225,18 @@ impl Engine {
             r.state.manually_stopped = false;
             r.clone()
         };
-        self.db.put(crate::db::Table::Containers, &rec.id, &rec)?;
-        match self.start_steps(&rec) {
+        // The Starting record's commit (an fsync) runs while the layer is mounted: a daemon
+        // killed before it is durable finds the container Created or Exited, and `recover`
+        // unmounts the layer of those too.
+        let (committed, mounted) = std::thread::scope(|s| {
+            let commit = s.spawn(|| self.db.put(crate::db::Table::Containers, &rec.id, &rec));
+            let mounted = self.mount_rootfs(&rec);
+            let committed = commit
+                .join()
+                .unwrap_or_else(|_| Err(Error::Store("the commit thread panicked".into())));
+            (committed, mounted)
+        });
+        match committed.and(mounted).and_then(|()| self.start_steps(&rec)) {
             Ok(()) => Ok(()),
             Err(e) => {
                 self.undo_start(&rec.id);
@@ -254,9 +264,10 @@ impl Engine {
         }
     }
 
-    fn start_steps(self: &Arc<Self>, rec: &ContainerRecord) -> Result<()> {
-        let id = rec.id.clone();
-        let dir = self.container_dir(&id);
+    /// The container's layer mounted on its rootfs, with its working directory and volume
+    /// copy-ups made.
+    fn mount_rootfs(&self, rec: &ContainerRecord) -> Result<()> {
+        let dir = self.container_dir(&rec.id);
         let rootfs = dir.join("rootfs");
         let lowers = self.rootfs_lowers(rec)?;
         let _ = berth_image::unmount(&rootfs);
@@ -279,7 +290,15 @@ impl Engine {
         for m in &rec.mounts {
             crate::volumes::copy_up(&rootfs, m)?;
         }
+        Ok(())
+    }
 
+    /// After `mount_rootfs`: networks, /etc files, the spec, the shim (which makes the
+    /// container), network setup, then the runtime's start.
+    fn start_steps(self: &Arc<Self>, rec: &ContainerRecord) -> Result<()> {
+        let id = rec.id.clone();
+        let dir = self.container_dir(&id);
+        let rootfs = dir.join("rootfs");
         let mode = rec.network_mode().to_string();
         let bridged = !matches!(mode.as_str(), "host" | "none") && !mode.starts_with("container:");
         let mut rec = rec.clone();
@@ -571,10 +590,13 @@ impl Engine {
 
     /// The last of a removal, once nothing of the container runs or is mounted: its
     /// directory, its record, its anonymous volumes with `volumes`.
+    /// The record's deletion is committed after the `destroy` event: the removal is decided
+    /// once `Removing` is durable (a daemon killed after that finishes it at start), so the
+    /// waiting client need not wait for one more fsync.
     pub(crate) fn drop_removed(&self, rec: &ContainerRecord, volumes: bool) -> Result<()> {
         let dir = self.container_dir(&rec.id);
         self.trash.discard(&dir)?;
-        self.forget(&rec.id)?;
+        self.lock().remove(&rec.id);
         self.drop_pending(&rec.id);
         if volumes {
             for m in rec.mounts.iter().filter(|m| m.anonymous) {
@@ -582,7 +604,7 @@ impl Engine {
             }
         }
         self.emit(rec, "destroy");
-        Ok(())
+        self.db.delete(crate::db::Table::Containers, &rec.id)
     }
 
     pub fn pause(&self, name: &str) -> Result<()> {
