@@ -25,6 +25,10 @@ pub struct Launched {
     pub log: Option<JsonLog>,
     pub cgroup: Option<Cgroup>,
     pub oom_before: u64,
+    /// The container's mount namespace, held until its exit is reported: otherwise the
+    /// init's own exit tears it down (every mount, and an RCU grace period) before we are
+    /// told of the exit.
+    pub mnt_ns: Option<OwnedFd>,
 }
 
 /// Prepare the state directory and make the process. On failure nothing is left: the files
@@ -116,6 +120,12 @@ fn launch_in(a: &Args) -> Result<Launched> {
         r?
     };
     drop((child_in, child_out, child_err));
+    let mnt_ns = match a.mode {
+        Mode::Start { .. } => std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+            .ok()
+            .map(OwnedFd::from),
+        Mode::Exec { .. } => None,
+    };
 
     let mut pty = None;
     if let Some(l) = &console {
@@ -144,6 +154,7 @@ fn launch_in(a: &Args) -> Result<Launched> {
         log,
         cgroup,
         oom_before,
+        mnt_ns,
     })
 }
 

@@ -94,6 +94,8 @@ pub struct Serve {
     log: Option<JsonLog>,
     cgroup: Option<Cgroup>,
     oom_before: u64,
+    /// Dropped once the exit is reported (see `Launched::mnt_ns`).
+    mnt_ns: Option<std::os::fd::OwnedFd>,
     conns: Vec<Conn>,
     early: Option<Early>,
     /// Exit code and time, once reaped.
@@ -120,6 +122,7 @@ impl Serve {
             log: l.log,
             cgroup: l.cgroup,
             oom_before: l.oom_before,
+            mnt_ns: l.mnt_ns,
             conns: Vec::new(),
             early: exec.then(Early::default),
             status: None,
@@ -471,6 +474,8 @@ impl Serve {
             }
             c.flush();
         }
+        // Reported: the namespace's teardown no longer delays anyone.
+        self.mnt_ns = None;
         self.exit = Some(info);
         let wait = if self.lingering() { LINGER } else { CLOSE };
         self.phase = Phase::Closing { until: now + wait };
