@@ -178,13 +178,7 @@ impl Engine {
     ) -> Result<ContainerRecord> {
         let mut next = self.find(id)?;
         f(&mut next);
-        let committed = std::thread::scope(|s| {
-            let commit = s.spawn(|| self.db.put(Table::Containers, id, &next));
-            during();
-            commit
-                .join()
-                .unwrap_or_else(|_| Err(Error::Store("the commit thread panicked".into())))
-        });
+        let (committed, ()) = beside(|| self.db.put(Table::Containers, id, &next), during);
         let rec = {
             let mut map = self.lock();
             let rec = map.get_mut(id).ok_or_else(|| Error::no_container(id))?;
@@ -249,5 +243,47 @@ impl Drop for Engine {
     fn drop(&mut self) {
         self.fw_stop
             .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// `work` on a thread of its own while `here` runs on this one (a commit's fsync beside other
+/// work); both results. When no thread can be made, one after the other.
+pub(crate) fn beside<T: Send, U>(
+    work: impl FnOnce() -> Result<T> + Send,
+    here: impl FnOnce() -> U,
+) -> (Result<T>, U) {
+    // Shared, so that the work is still at hand when the thread cannot be made.
+    let work = Mutex::new(Some(work));
+    let run = || match work.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        Some(w) => w(),
+        None => Err(Error::Store("the work already ran".into())),
+    };
+    std::thread::scope(|s| match std::thread::Builder::new().spawn_scoped(s, run) {
+        Ok(handle) => {
+            let u = here();
+            let t = handle
+                .join()
+                .unwrap_or_else(|_| Err(Error::Store("the commit thread panicked".into())));
+            (t, u)
+        }
+        Err(_) => (run(), here()),
+    })
+}
+
+#[cfg(test)]
+mod beside_tests {
+    use super::*;
+
+    #[test]
+    fn both_run_and_both_results_come_back() {
+        let main = std::thread::current().id();
+        let (t, u) = beside(
+            || Ok(std::thread::current().id()),
+            || std::thread::current().id(),
+        );
+        assert_ne!(t.unwrap(), main, "the work runs on a thread of its own");
+        assert_eq!(u, main);
+        let (t, u) = beside(|| Err::<(), _>(Error::Store("x".into())), || 7);
+        assert!(matches!(t, Err(Error::Store(_))) && u == 7);
     }
 }

@@ -228,14 +228,10 @@ impl Engine {
         // The Starting record's commit (an fsync) runs while the layer is mounted: a daemon
         // killed before it is durable finds the container Created or Exited, and `recover`
         // unmounts the layer of those too.
-        let (committed, mounted) = std::thread::scope(|s| {
-            let commit = s.spawn(|| self.db.put(crate::db::Table::Containers, &rec.id, &rec));
-            let mounted = self.mount_rootfs(&rec);
-            let committed = commit
-                .join()
-                .unwrap_or_else(|_| Err(Error::Store("the commit thread panicked".into())));
-            (committed, mounted)
-        });
+        let (committed, mounted) = crate::engine::beside(
+            || self.db.put(crate::db::Table::Containers, &rec.id, &rec),
+            || self.mount_rootfs(&rec),
+        );
         match committed.and(mounted).and_then(|()| self.start_steps(&rec)) {
             Ok(()) => Ok(()),
             Err(e) => {
