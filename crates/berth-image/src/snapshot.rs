@@ -103,7 +103,7 @@ impl Snapshots {
     /// given and its snapshot exists, the layer is not read at all. A failed unpack
     /// leaves nothing under `snapshots/`. Each snapshot holds only its own layer (overlayfs
     /// stacks them), so the parent matters only for the chain id.
-    pub fn apply_layer<R: Read>(
+    pub fn apply_layer<R: Read + Send>(
         &self,
         parent: Option<&Digest>,
         layer: R,

@@ -57,7 +57,7 @@ pub struct Unpacked {
 /// happens in `<dest>.tmp-<random>` beside it, renamed to `dest` only on success;
 /// on any error (unsafe entry, corrupt or truncated stream, diff_id other than
 /// `expected_diff_id`) that directory is removed and `dest` is not created.
-pub fn unpack_layer<R: Read>(
+pub fn unpack_layer<R: Read + Send>(
     reader: R,
     dest: &Path,
     expected_diff_id: Option<&Digest>,
@@ -102,28 +102,49 @@ pub fn unpack_layer<R: Read>(
     Ok(out)
 }
 
-/// Unpacks into an existing empty directory `root` (no temporary directory).
-pub fn unpack_into<R: Read>(reader: R, root: &Path) -> Result<Unpacked> {
+/// Unpacks into an existing empty directory `root` (no temporary directory). The stream is
+/// decompressed and hashed on a thread of its own, a few chunks ahead of this one, which
+/// writes the files: inflating and hashing are about a third of the work.
+pub fn unpack_into<R: Read + Send>(reader: R, root: &Path) -> Result<Unpacked> {
     // The root's own `./` entry, if any, overrides this at the end.
     fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(io_err(format!("chmod {}", root.display())))?;
-    let (compression, decoded) = decompress(reader)?;
-    let mut hashing = Verifier::new(decoded);
     let mut unpacker = Unpacker {
         root: root.to_path_buf(),
         dirs: Vec::new(),
         warnings: Vec::new(),
     };
-    {
-        let mut archive = tar::Archive::new(&mut hashing);
-        for entry in archive.entries().map_err(layer_err)? {
-            unpacker.entry(entry.map_err(layer_err)?)?;
-        }
-    }
-    // The diff_id covers the whole stream, padding after the end-of-archive included;
-    // reading to the end also makes the decoder check its trailer (truncation).
-    io::copy(&mut hashing, &mut io::sink()).map_err(layer_err)?;
-    let (diff_id, size, _) = hashing.finish()?;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(READ_AHEAD);
+    let (decoded, written) = std::thread::scope(|s| {
+        let decoding = s.spawn(move || decode_ahead(reader, tx));
+        let mut stream = ReadAhead {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+        };
+        let written = (|| -> Result<()> {
+            let mut archive = tar::Archive::new(&mut stream);
+            for entry in archive.entries().map_err(layer_err)? {
+                unpacker.entry(entry.map_err(layer_err)?)?;
+            }
+            Ok(())
+        })();
+        // The diff_id covers the whole stream, padding after the end-of-archive included;
+        // reading to the end also makes the decoder check its trailer (truncation). On an
+        // error the stream is dropped, which stops the decoding thread.
+        let written = written.and_then(|()| {
+            io::copy(&mut stream, &mut io::sink())
+                .map(drop)
+                .map_err(layer_err)
+        });
+        drop(stream);
+        let decoded = decoding
+            .join()
+            .unwrap_or_else(|_| Err(Error::Layer("the decoding thread panicked".into())));
+        (decoded, written)
+    });
+    written?;
+    let (compression, diff_id, size) = decoded?;
     unpacker.finish_dirs()?;
     Ok(Unpacked {
         diff_id,
@@ -131,6 +152,74 @@ pub fn unpack_into<R: Read>(reader: R, root: &Path) -> Result<Unpacked> {
         compression,
         warnings: unpacker.warnings,
     })
+}
+
+/// Chunks the decoding thread may run ahead by, and their size.
+const READ_AHEAD: usize = 4;
+const CHUNK: usize = 256 * 1024;
+
+/// The decoding thread: decompress and hash `reader`, sending the bytes on in chunks, until
+/// the end or until the receiver is gone.
+fn decode_ahead<R: Read>(
+    reader: R,
+    tx: std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
+) -> Result<(Compression, Digest, u64)> {
+    let (compression, decoded) = decompress(reader)?;
+    let mut hashing = Verifier::new(decoded);
+    loop {
+        let mut chunk = vec![0u8; CHUNK];
+        let mut n = 0;
+        while n < CHUNK {
+            match hashing.read(&mut chunk[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let msg = e.to_string();
+                    let _ = tx.send(Err(e));
+                    return Err(Error::Layer(format!("reading tar stream: {msg}")));
+                }
+            }
+        }
+        if n == 0 {
+            break;
+        }
+        chunk.truncate(n);
+        if tx.send(Ok(chunk)).is_err() {
+            // The writer stopped (its own error says why).
+            return Err(Error::Layer("unpacking stopped".into()));
+        }
+    }
+    let (diff_id, size, _) = hashing.finish()?;
+    Ok((compression, diff_id, size))
+}
+
+/// The consumer's side of `decode_ahead`: a reader over the chunks as they come.
+struct ReadAhead {
+    rx: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: Vec<u8>,
+    pos: usize,
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(Ok(c)) => {
+                    self.chunk = c;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => return Err(e),
+                // The sender is gone: the end of the stream (or its error, reported by
+                // the decoding thread's result).
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
 }
 
 pub(crate) fn layer_err(e: io::Error) -> Error {
