@@ -374,11 +374,20 @@ impl Engine {
             log_max_file: log.get("max-file").and_then(|s| s.parse().ok()),
             shim_binary: self.cfg.shim_binary.clone(),
         })?;
-        self.serve_pending(&id);
-        for (att, ports) in rec.attachments() {
-            let req = self.net.request_for(&id, att, ports)?;
-            self.net.setup(&req, pid)?;
-            self.dns.add(&id, &rec.name, att);
+        // Attaches made before the start are served while the network is plumbed: both
+        // must be done before the process runs, neither waits for the other.
+        let plumb = || -> Result<()> {
+            for (att, ports) in rec.attachments() {
+                let req = self.net.request_for(&id, att, ports)?;
+                self.net.setup(&req, pid)?;
+                self.dns.add(&id, &rec.name, att);
+            }
+            Ok(())
+        };
+        if rec.attachments().next().is_some() {
+            crate::engine::beside(plumb, || self.serve_pending(&id)).0?;
+        } else {
+            self.serve_pending(&id);
         }
         Container::load(&self.runtime_root(), &id)?.start()?;
         let rec = self.update(&id, |r| {
