@@ -468,3 +468,32 @@ fn killed_daemon_during_50_starts_leaves_containers_whole_or_gone() {
         "{h:?}"
     );
 }
+
+/// A daemon that dies for good leaves containers whose processes live in namespaces of their
+/// own: the test's cleanup still finds them by cgroup, and nothing stays behind.
+#[test]
+fn a_daemon_that_never_comes_back_leaves_nothing_after_the_test() {
+    if !engine::usable() {
+        return;
+    }
+    let mut d = Daemon::start();
+    let running = d.ok(&["run", "-d", "--network", "none", "busybox", "sleep", "1000"]);
+    let created = d.ok(&["create", "--network", "none", "busybox", "sleep", "1000"]);
+    d.kill_daemon();
+    let cgroup = |id: &str| Path::new("/sys/fs/cgroup/pids/berth").join(id);
+    assert!(
+        cgroup(&running).exists(),
+        "the running container has its cgroup"
+    );
+    let pids = std::fs::read_to_string(cgroup(&running).join("cgroup.procs")).unwrap();
+    let pid: i32 = pids.lines().next().unwrap().trim().parse().unwrap();
+    drop(d);
+    assert!(!cgroup(&running).exists() && !cgroup(&created).exists());
+    assert!(
+        eventually(Duration::from_secs(5), || !Path::new(&format!(
+            "/proc/{pid}"
+        ))
+        .exists()),
+        "the container's process {pid} outlived the test"
+    );
+}

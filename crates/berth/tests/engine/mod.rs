@@ -271,6 +271,52 @@ impl Drop for Daemon {
         let ctrls: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
             .map(|rd| rd.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
+        // Containers live in namespaces of their own, so the sweep above misses them: when
+        // the daemon could not remove them (it died, or never came back), their processes
+        // are found by cgroup. Ours: the ids the daemon listed, its runtime's records, and
+        // the id prefixes of its container directories.
+        let names = |d: &str| -> Vec<String> {
+            std::fs::read_dir(self.dir.path().join(d))
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| e.file_name().to_string_lossy().into_owned())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let mut mine: Vec<String> = ids.clone();
+        mine.extend(names("run/runtime"));
+        mine.extend(
+            names("data/containers")
+                .into_iter()
+                .filter(|n| n.len() == 12),
+        );
+        let ours = |cg: &str| mine.iter().any(|m| cg.starts_with(m.as_str()));
+        let mut cgroups: Vec<PathBuf> = Vec::new();
+        for ctrl in &ctrls {
+            for e in std::fs::read_dir(ctrl.join("berth"))
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if ours(&e.file_name().to_string_lossy()) {
+                    cgroups.push(e.path());
+                }
+            }
+        }
+        for cg in &cgroups {
+            let procs = std::fs::read_to_string(cg.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                // SAFETY: plain kill(2) on a process in one of this test's containers' cgroups.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+        }
+        for cg in &cgroups {
+            let end = Instant::now() + Duration::from_secs(5);
+            while std::fs::remove_dir(cg).is_err() && cg.exists() && Instant::now() < end {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
         for ctrl in &ctrls {
             for id in &ids {
                 let _ = std::fs::remove_dir(ctrl.join("berth").join(id));
