@@ -16,7 +16,6 @@ impl Engine {
         // An --rm container goes straight to Removing, in the same commit as its exit, which
         // is made while the container is taken down.
         let copying = self.check_not_copying(id).is_err();
-        let remove = std::cell::Cell::new(false);
         let updated = self.update_during(
             id,
             |r| {
@@ -26,8 +25,8 @@ impl Engine {
                 r.state.pid = 0;
                 r.nets.clear();
                 r.ports.clear();
-                remove.set(r.host_config.auto_remove && !copying && !self.should_restart(r));
-                r.state.status = if remove.get() {
+                let remove = r.host_config.auto_remove && !copying && !self.should_restart(r);
+                r.state.status = if remove {
                     Status::Removing
                 } else {
                     Status::Exited
@@ -39,7 +38,7 @@ impl Engine {
             self.undo_start(id);
             return;
         };
-        let remove = remove.get();
+        let remove = rec.state.status == Status::Removing;
         if info.oom_killed {
             self.emit(&rec, "oom");
         }

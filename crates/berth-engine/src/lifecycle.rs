@@ -595,6 +595,7 @@ impl Engine {
 
     /// The last of a removal, once nothing of the container runs or is mounted: its
     /// directory, its record, its anonymous volumes with `volumes`.
+    ///
     /// The record's deletion is committed after the `destroy` event: the removal is decided
     /// once `Removing` is durable (a daemon killed after that finishes it at start), so the
     /// waiting client need not wait for one more fsync.

@@ -122,13 +122,7 @@ pub fn unpack_into<R: Read + Send>(reader: R, root: &Path) -> Result<Unpacked> {
             chunk: Vec::new(),
             pos: 0,
         };
-        let written = (|| -> Result<()> {
-            let mut archive = tar::Archive::new(&mut stream);
-            for entry in archive.entries().map_err(layer_err)? {
-                unpacker.entry(entry.map_err(layer_err)?)?;
-            }
-            Ok(())
-        })();
+        let written = unpacker.entries(&mut stream);
         // The diff_id covers the whole stream, padding after the end-of-archive included;
         // reading to the end also makes the decoder check its trailer (truncation). On an
         // error the stream is dropped, which stops the decoding thread.
@@ -234,6 +228,15 @@ struct Unpacker {
 }
 
 impl Unpacker {
+    /// Every entry of the tar stream, written under the root.
+    fn entries(&mut self, stream: impl Read) -> Result<()> {
+        let mut archive = tar::Archive::new(stream);
+        for entry in archive.entries().map_err(layer_err)? {
+            self.entry(entry.map_err(layer_err)?)?;
+        }
+        Ok(())
+    }
+
     fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<()> {
         let raw = entry.path_bytes().into_owned();
         let shown = String::from_utf8_lossy(&raw).into_owned();

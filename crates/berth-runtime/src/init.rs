@@ -135,9 +135,12 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
     };
     if plan.new_flags.contains(CloneFlags::CLONE_NEWNS) {
         let new_cgroupns = plan.new_flags.contains(CloneFlags::CLONE_NEWCGROUP);
-        let mut join_late = || match plan.late_cgroup {
-            true => join_cgroup(),
-            false => Ok(()),
+        let mut join_late = || {
+            if plan.late_cgroup {
+                join_cgroup()
+            } else {
+                Ok(())
+            }
         };
         rootfs::prepare(
             &plan.rootfs,

@@ -20,7 +20,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// OCI runtime with runc's command line (create, start, state, kill, delete, run, exec...)
+    #[command(about = RUNTIME_ABOUT)]
     Runtime(Lazy<Box<runtime_cmd::RuntimeArgs>>),
     /// Network stack without the daemon: attach a netns to a bridge network (JSON in/out)
     Net(Lazy<net_cmd::NetArgs>),
@@ -30,14 +30,13 @@ enum Cmd {
     Docker(Box<berth_cli::Command>),
 }
 
+const RUNTIME_ABOUT: &str =
+    "OCI runtime with runc's command line (create, start, state, kill, delete, run, exec...)";
+
 // `berth runtime ...` is parsed on its own: building the whole command tree (docker's commands
 // with all their flags) costs about a millisecond, a tenth of a runtime `run`.
 #[derive(Parser)]
-#[command(
-    name = "berth runtime",
-    version,
-    about = "OCI runtime with runc's command line (create, start, state, kill, delete, run, exec...)"
-)]
+#[command(name = "berth runtime", version, about = RUNTIME_ABOUT)]
 struct RuntimeCli {
     #[command(flatten)]
     args: runtime_cmd::RuntimeArgs,

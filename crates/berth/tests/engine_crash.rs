@@ -7,7 +7,7 @@
 
 mod engine;
 
-use engine::{eventually, stdout, Daemon};
+use engine::{eventually, names_in, stdout, Daemon};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -55,16 +55,6 @@ fn veth(id: &str) -> String {
 
 fn ns_of(pid: &str, kind: &str) -> Option<PathBuf> {
     std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok()
-}
-
-fn names_in(dir: &Path) -> BTreeSet<String> {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Read everything the witness counts. `known` are the ids this test ever learned (cgroups

@@ -4,6 +4,7 @@
 //! that kills everything inside the namespaces and checks that no cgroup is left.
 #![allow(dead_code)]
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -275,19 +276,10 @@ impl Drop for Daemon {
         // the daemon could not remove them (it died, or never came back), their processes
         // are found by cgroup. Ours: the ids the daemon listed, its runtime's records, and
         // the id prefixes of its container directories.
-        let names = |d: &str| -> Vec<String> {
-            std::fs::read_dir(self.dir.path().join(d))
-                .map(|rd| {
-                    rd.flatten()
-                        .map(|e| e.file_name().to_string_lossy().into_owned())
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let mut mine: Vec<String> = ids.clone();
-        mine.extend(names("run/runtime"));
+        let mut mine: Vec<String> = ids;
+        mine.extend(names_in(&self.dir.path().join("run/runtime")));
         mine.extend(
-            names("data/containers")
+            names_in(&self.dir.path().join("data/containers"))
                 .into_iter()
                 .filter(|n| n.len() == 12),
         );
@@ -318,13 +310,21 @@ impl Drop for Daemon {
             }
         }
         for ctrl in &ctrls {
-            for id in &ids {
-                let _ = std::fs::remove_dir(ctrl.join("berth").join(id));
-            }
             // The shared parent goes once no test uses it (rmdir fails while it has children).
             let _ = std::fs::remove_dir(ctrl.join("berth"));
         }
     }
+}
+
+/// The names in a directory (none when it cannot be read).
+pub fn names_in(dir: &Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 pub fn stdout(o: &Output) -> String {
