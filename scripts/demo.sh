@@ -7,8 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/cgroups.sh
 ./scripts/deps.sh
-cargo build --release -p berth -p berth-shim
-bin=$PWD/target/release
+bin=$(./scripts/build.sh --release)
 work=$(mktemp -d /tmp/berth-demo.XXXXXX)
 holder=""
 # berth's containers' cgroups live under /berth in each hierarchy; remove that parent at the

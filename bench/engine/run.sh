@@ -56,8 +56,8 @@ fi
 DOCKER_CLI=$(command -v docker) || { echo "no docker CLI" >&2; exit 1; }
 
 if [ -z "${BERTH_BIN:-}" ]; then
-  echo "building berth (cargo build --release -p berth -p berth-shim)..." >&2
-  cargo build --release -p berth -p berth-shim >&2 || { echo "berth build failed" >&2; exit 1; }
+  echo "building berth (scripts/build.sh --release: the shim linked statically)..." >&2
+  "$REPO/scripts/build.sh" --release >/dev/null || { echo "berth build failed" >&2; exit 1; }
   BERTH_BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/berth
 fi
 BERTH_BIN=$(realpath "$BERTH_BIN")

@@ -44,8 +44,8 @@ CNI=${CNI:-/usr/lib/cni}
 
 # --- builds ----------------------------------------------------------------------------------
 if [ -z "${BERTH_BIN:-}" ]; then
-  echo "building berth (cargo build --release -p berth -p berth-shim)..." >&2
-  cargo build --release -p berth -p berth-shim >&2
+  echo "building berth (scripts/build.sh --release: the shim linked statically)..." >&2
+  "$REPO/scripts/build.sh" --release >/dev/null
   BERTH_BIN=$TARGET/release/berth
 fi
 BERTH=$(realpath "$BERTH_BIN")

@@ -35,6 +35,16 @@ fn bin_dir() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// The shim the daemons under test run: `$BERTH_TEST_SHIM` (scripts/test.sh points it at the
+/// statically linked shim that scripts/build.sh makes, the one berth ships), else the one cargo
+/// built next to `berth`.
+fn shim_binary() -> PathBuf {
+    std::env::var_os("BERTH_TEST_SHIM")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| bin_dir().join("berth-shim"))
+}
+
 /// A busybox rootfs as a tar file.
 pub fn busybox_tar(dir: &Path) -> PathBuf {
     let root = dir.join("bb");
@@ -147,7 +157,7 @@ impl Daemon {
             .arg(&run)
             .arg("-H")
             .arg(format!("unix://{}", self.sock.display()))
-            .env("BERTH_SHIM", bin_dir().join("berth-shim"))
+            .env("BERTH_SHIM", shim_binary())
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
             .spawn()
