@@ -3,12 +3,14 @@
 //! and applying ownership, mode, times and xattrs without following symlinks.
 
 use std::ffi::{OsStr, OsString};
-use std::fs;
+use std::fs::{self, File};
 use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
+use nix::fcntl::OFlag;
 use nix::sys::stat::{Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 
@@ -104,30 +106,93 @@ pub(crate) fn resolve_dir(
     Ok(join(root, &cur))
 }
 
+/// A directory resolved under the root by [`resolve_dir`], held open: the entries that follow
+/// in the same directory (a layer lists a directory's files together) are created relative
+/// to it, without walking and checking their path again. It stays valid as long as nothing
+/// is removed under the root: whoever removes something drops it.
+pub(crate) struct OpenDir {
+    /// The entry's directory components it was resolved from.
+    pub comps: Vec<OsString>,
+    /// Where they resolved to.
+    pub path: PathBuf,
+    fd: OwnedFd,
+}
+
+impl OpenDir {
+    /// Resolves `comps` (creating missing directories) and opens the result.
+    pub(crate) fn resolve(root: &Path, comps: Vec<OsString>, entry: &str) -> Result<Self> {
+        let path = resolve_dir(root, &comps, true, entry)?;
+        // O_NOFOLLOW: resolve_dir's result contains no symlink, and nothing else writes
+        // under the root meanwhile.
+        let fd = nix::fcntl::open(
+            &path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(sys_err("open", &path))?;
+        Ok(Self { comps, path, fd })
+    }
+
+    /// Creates the regular file `name` here, for writing (mode 0600 until its metadata is
+    /// applied); `None` when something already has that name (nothing is followed).
+    pub(crate) fn create_file(&self, name: &OsStr) -> Result<Option<File>> {
+        match nix::fcntl::openat(
+            self.fd.as_fd(),
+            name,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        ) {
+            Ok(fd) => Ok(Some(File::from(fd))),
+            Err(nix::errno::Errno::EEXIST) => Ok(None),
+            Err(e) => Err(sys_err("creating", &self.path.join(name))(e)),
+        }
+    }
+
+    /// Makes the directory `name` here; false when something already has that name.
+    pub(crate) fn make_dir(&self, name: &OsStr) -> Result<bool> {
+        match nix::sys::stat::mkdirat(self.fd.as_fd(), name, Mode::from_bits_truncate(0o700)) {
+            Ok(()) => Ok(true),
+            Err(nix::errno::Errno::EEXIST) => Ok(false),
+            Err(e) => Err(sys_err("mkdir", &self.path.join(name))(e)),
+        }
+    }
+}
+
 fn join(root: &Path, comps: &[OsString]) -> PathBuf {
     let mut p = root.to_path_buf();
     p.extend(comps);
     p
 }
 
+/// What [`clear_path`] found at a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Cleared {
+    /// Nothing was there.
+    Absent,
+    /// A directory, kept.
+    KeptDir,
+    /// Something was there and is gone.
+    Removed,
+}
+
 /// Removes whatever is at `path` (never following a symlink), unless it is a
-/// directory and `keep_dir` is set. Returns whether a directory was kept.
-pub(crate) fn clear_path(path: &Path, keep_dir: bool) -> Result<bool> {
+/// directory and `keep_dir` is set.
+pub(crate) fn clear_path(path: &Path, keep_dir: bool) -> Result<Cleared> {
     let m = match fs::symlink_metadata(path) {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Cleared::Absent),
         Err(e) => return Err(io_err(format!("lstat {}", path.display()))(e)),
     };
     if m.is_dir() {
         if keep_dir {
-            return Ok(true);
+            return Ok(Cleared::KeptDir);
         }
         fs::remove_dir_all(path)
     } else {
         fs::remove_file(path)
     }
     .map_err(io_err(format!("removing {}", path.display())))?;
-    Ok(false)
+    Ok(Cleared::Removed)
 }
 
 /// Creates an overlay whiteout (a 0:0 character device) at `path`.
@@ -203,6 +268,65 @@ pub(crate) fn apply_meta(
         UtimensatFlags::NoFollowSymlink,
     )
     .map_err(sys_err("utimensat", path))
+}
+
+/// Opens the directory at `path` (under `root`) for its metadata, refusing every symlink on
+/// the way: `None` when a later entry replaced it, or a directory above it, by something
+/// else. (A path walk would follow such a symlink out of the root, to a host directory.)
+pub(crate) fn open_dir_beneath(root: &Path, path: &Path) -> Result<Option<File>> {
+    let rel = path.strip_prefix(root).unwrap_or(Path::new(""));
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let mut cur: OwnedFd =
+        nix::fcntl::open(root, flags, Mode::empty()).map_err(sys_err("open", root))?;
+    for comp in rel.components() {
+        let Component::Normal(name) = comp else {
+            return Ok(None);
+        };
+        cur = match nix::fcntl::openat(cur.as_fd(), name, flags, Mode::empty()) {
+            Ok(fd) => fd,
+            // A symlink (ELOOP), not a directory any more, or gone.
+            Err(
+                nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR | nix::errno::Errno::ENOENT,
+            ) => return Ok(None),
+            Err(e) => return Err(sys_err("open", path)(e)),
+        };
+    }
+    Ok(Some(File::from(cur)))
+}
+
+/// [`apply_meta`] through an open descriptor (a file just written, a directory opened by
+/// [`open_dir_beneath`]): no path is walked again. Ownership first: a chown clears the set-id
+/// bits the mode then sets.
+pub(crate) fn apply_meta_open(
+    file: &File,
+    path: &Path,
+    meta: &Meta,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    match (u32::try_from(meta.uid), u32::try_from(meta.gid)) {
+        (Ok(u), Ok(g)) => {
+            if let Err(e) = std::os::unix::fs::fchown(file, Some(u), Some(g)) {
+                if e.kind() != io::ErrorKind::PermissionDenied {
+                    return Err(io_err(format!("chown {}", path.display()))(e));
+                }
+                warnings.push(format!("{}: cannot chown to {u}:{g}: {e}", path.display()));
+            }
+        }
+        _ => warnings.push(format!("{}: uid/gid out of range", path.display())),
+    }
+    for (name, value) in &meta.xattrs {
+        if let Err(e) = xattr::FileExt::set_xattr(file, name, value) {
+            warnings.push(format!(
+                "{}: xattr {}: {e}",
+                path.display(),
+                name.to_string_lossy()
+            ));
+        }
+    }
+    nix::sys::stat::fchmod(file, Mode::from_bits_truncate(meta.mode & 0o7777))
+        .map_err(sys_err("chmod", path))?;
+    let t = TimeSpec::new(meta.mtime.0, meta.mtime.1);
+    nix::sys::stat::futimens(file, &t, &t).map_err(sys_err("utimensat", path))
 }
 
 /// Header fields, overridden by PAX records (uid, gid, mtime, xattrs).

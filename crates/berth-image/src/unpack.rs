@@ -3,10 +3,10 @@
 //! and compute the diff_id on the way.
 
 use std::ffi::OsStr;
-use std::fs::{self, OpenOptions};
-use std::io::{self, Read};
+use std::ffi::OsString;
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::stat::SFlag;
@@ -14,7 +14,7 @@ use tar::EntryType;
 
 use crate::digest::{Digest, Verifier};
 use crate::error::{io_err, Error, Result};
-use crate::fsops::{self, Meta};
+use crate::fsops::{self, Cleared, Meta, OpenDir};
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const OPAQUE_MARKER: &str = ".wh..wh..opq";
@@ -109,11 +109,7 @@ pub fn unpack_into<R: Read + Send>(reader: R, root: &Path) -> Result<Unpacked> {
     // The root's own `./` entry, if any, overrides this at the end.
     fs::set_permissions(root, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .map_err(io_err(format!("chmod {}", root.display())))?;
-    let mut unpacker = Unpacker {
-        root: root.to_path_buf(),
-        dirs: Vec::new(),
-        warnings: Vec::new(),
-    };
+    let mut unpacker = Unpacker::new(root);
     let (tx, rx) = std::sync::mpsc::sync_channel::<io::Result<Vec<u8>>>(READ_AHEAD);
     let (decoded, written) = std::thread::scope(|s| {
         let decoding = s.spawn(move || decode_ahead(reader, tx));
@@ -151,6 +147,8 @@ pub fn unpack_into<R: Read + Send>(reader: R, root: &Path) -> Result<Unpacked> {
 /// Chunks the decoding thread may run ahead by, and their size.
 const READ_AHEAD: usize = 4;
 const CHUNK: usize = 256 * 1024;
+/// The buffer a file's bytes are written from: one write for most files.
+const COPY_BUF: usize = 128 * 1024;
 
 /// The decoding thread: decompress and hash `reader`, sending the bytes on in chunks, until
 /// the end or until the receiver is gone.
@@ -222,12 +220,26 @@ pub(crate) fn layer_err(e: io::Error) -> Error {
 
 struct Unpacker {
     root: PathBuf,
+    /// The directory of the last entry, held open for the next ones.
+    open: Option<OpenDir>,
     /// Directories whose metadata is applied at the end (children change mtimes).
     dirs: Vec<(PathBuf, Meta)>,
     warnings: Vec<String>,
+    /// The buffer file contents are copied through.
+    buf: Vec<u8>,
 }
 
 impl Unpacker {
+    fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+            open: None,
+            dirs: Vec::new(),
+            warnings: Vec::new(),
+            buf: vec![0; COPY_BUF],
+        }
+    }
+
     /// Every entry of the tar stream, written under the root.
     fn entries(&mut self, stream: impl Read) -> Result<()> {
         let mut archive = tar::Archive::new(stream);
@@ -235,6 +247,25 @@ impl Unpacker {
             self.entry(entry.map_err(layer_err)?)?;
         }
         Ok(())
+    }
+
+    /// The directory `comps` resolve to: the one held open when it is the same.
+    fn dir_for(&mut self, comps: Vec<OsString>, shown: &str) -> Result<&OpenDir> {
+        let dir = match self.open.take() {
+            Some(d) if d.comps == comps => d,
+            _ => OpenDir::resolve(&self.root, comps, shown)?,
+        };
+        Ok(self.open.insert(dir))
+    }
+
+    /// [`fsops::clear_path`], letting go of the held directory when something was removed:
+    /// a path under the root may now resolve elsewhere.
+    fn clear(&mut self, path: &Path, keep_dir: bool) -> Result<Cleared> {
+        let cleared = fsops::clear_path(path, keep_dir)?;
+        if cleared == Cleared::Removed {
+            self.open = None;
+        }
+        Ok(cleared)
     }
 
     fn entry<R: Read>(&mut self, mut entry: tar::Entry<'_, R>) -> Result<()> {
@@ -251,7 +282,7 @@ impl Unpacker {
         };
         let name_bytes = name.as_bytes();
         if let Some(hidden) = name_bytes.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
-            let dir = fsops::resolve_dir(&self.root, &comps, true, &shown)?;
+            let dir = self.dir_for(comps, &shown)?.path.clone();
             if name_bytes == OPAQUE_MARKER.as_bytes() {
                 return fsops::make_opaque(&dir);
             }
@@ -264,31 +295,30 @@ impl Unpacker {
                 return Err(fsops::unsafe_entry(&shown, "bad whiteout name"));
             }
             let path = dir.join(OsStr::from_bytes(hidden));
-            fsops::clear_path(&path, false)?;
+            self.clear(&path, false)?;
             fsops::make_whiteout(&path)?;
             return fsops::apply_meta(&path, &Meta { mode: 0, ..meta }, false, &mut self.warnings);
         }
-        let dir = fsops::resolve_dir(&self.root, &comps, true, &shown)?;
-        let path = dir.join(&name);
-        let kept_dir = fsops::clear_path(&path, kind.is_dir())?;
         match kind {
+            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
+                let (file, path) = self.create_file(comps, &name, &shown)?;
+                self.copy_data(&mut entry, &file, &path)?;
+                return fsops::apply_meta_open(&file, &path, &meta, &mut self.warnings);
+            }
             EntryType::Directory => {
-                if !kept_dir {
+                let dir = self.dir_for(comps, &shown)?;
+                let path = dir.path.join(&name);
+                if !dir.make_dir(&name)? && self.clear(&path, true)? != Cleared::KeptDir {
                     fs::create_dir(&path).map_err(io_err(format!("mkdir {}", path.display())))?;
                 }
                 self.dirs.push((path, meta));
                 return Ok(());
             }
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&path)
-                    .map_err(io_err(format!("creating {}", path.display())))?;
-                io::copy(&mut entry, &mut file).map_err(layer_err)?;
-            }
+            _ => {}
+        }
+        let path = self.dir_for(comps, &shown)?.path.join(&name);
+        self.clear(&path, false)?;
+        match kind {
             EntryType::Symlink => {
                 let target = link_target(&entry, &shown)?;
                 std::os::unix::fs::symlink(OsStr::from_bytes(&target), &path)
@@ -337,10 +367,52 @@ impl Unpacker {
         fsops::apply_meta(&path, &meta, false, &mut self.warnings)
     }
 
+    /// Creates the regular file `name` in the directory `comps` resolve to, replacing
+    /// whatever has that name.
+    fn create_file(
+        &mut self,
+        comps: Vec<OsString>,
+        name: &OsStr,
+        shown: &str,
+    ) -> Result<(File, PathBuf)> {
+        let dir = self.dir_for(comps, shown)?;
+        let path = dir.path.join(name);
+        if let Some(file) = dir.create_file(name)? {
+            return Ok((file, path));
+        }
+        let comps = dir.comps.clone();
+        self.clear(&path, false)?;
+        match self.dir_for(comps, shown)?.create_file(name)? {
+            Some(file) => Ok((file, path)),
+            None => Err(io_err(format!("creating {}", path.display()))(
+                io::ErrorKind::AlreadyExists.into(),
+            )),
+        }
+    }
+
+    /// The entry's bytes into `file`, through one buffer reused for every file.
+    fn copy_data(&mut self, entry: &mut impl Read, mut file: &File, path: &Path) -> Result<()> {
+        loop {
+            let n = match entry.read(&mut self.buf) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(layer_err(e)),
+            };
+            file.write_all(&self.buf[..n])
+                .map_err(io_err(format!("writing {}", path.display())))?;
+        }
+    }
+
+    /// Directories' metadata, deepest first. A directory a later entry replaced (it, or one
+    /// above it, is now a symlink or a file) is skipped: its metadata went with it.
     fn finish_dirs(&mut self) -> Result<()> {
+        self.open = None;
         let dirs = std::mem::take(&mut self.dirs);
         for (path, meta) in dirs.iter().rev() {
-            fsops::apply_meta(path, meta, false, &mut self.warnings)?;
+            if let Some(dir) = fsops::open_dir_beneath(&self.root, path)? {
+                fsops::apply_meta_open(&dir, path, meta, &mut self.warnings)?;
+            }
         }
         Ok(())
     }

@@ -111,6 +111,41 @@ fn entry_replacing_a_symlink_does_not_follow_it() {
 }
 
 #[test]
+fn a_directory_later_replaced_by_a_symlink_never_gets_metadata_through_it() {
+    // A directory's metadata is applied at the end (its files change its mtime). If a later
+    // entry replaced it, or a directory above it, by a symlink to a host path, that metadata
+    // must not reach the host directory.
+    use std::os::unix::fs::PermissionsExt;
+    let host = tempfile::tempdir().unwrap();
+    fs::set_permissions(host.path(), fs::Permissions::from_mode(0o700)).unwrap();
+    fs::create_dir(host.path().join("sub")).unwrap();
+    fs::set_permissions(host.path().join("sub"), fs::Permissions::from_mode(0o700)).unwrap();
+    let target = host.path().to_str().unwrap();
+    let layer = Layer::new()
+        .dir("x")
+        .symlink("x", target)
+        .dir("a")
+        .dir("a/sub")
+        .symlink("a", target)
+        .finish();
+    let (tmp, res) = unpack(&layer);
+    res.unwrap();
+    for dir in [host.path().to_path_buf(), host.path().join("sub")] {
+        let m = fs::metadata(&dir).unwrap();
+        assert_eq!(m.mode() & 0o7777, 0o700, "{} changed", dir.display());
+        assert_ne!(
+            m.mtime(),
+            MTIME as i64,
+            "{} got the layer's mtime",
+            dir.display()
+        );
+    }
+    let out = tmp.path().join("out");
+    assert_eq!(fs::read_link(out.join("x")).unwrap(), host.path());
+    assert_eq!(fs::read_link(out.join("a")).unwrap(), host.path());
+}
+
+#[test]
 fn hardlinks() {
     let layer = Layer::new().hardlink("l", "../../etc/shadow").finish();
     expect_unsafe(&layer, "l");
@@ -320,6 +355,50 @@ fn later_entries_replace_earlier_ones() {
         "re-listing a dir keeps its contents"
     );
     assert_eq!(fs::read(root.join("y")).unwrap(), b"now a file");
+}
+
+#[test]
+fn a_path_that_now_resolves_elsewhere_is_resolved_again() {
+    // Files of one directory are created relative to it, held open between entries. Here
+    // `l` resolves through `x/z/..` to `x`; then `x/z` becomes a symlink to `/y`, so `l`
+    // now resolves to the root (`/y/..`, taken inside the root). Entries under `l` after
+    // that must land where the path leads now, not in the directory held from before.
+    let layer = Layer::new()
+        .dir("x")
+        .dir("x/z")
+        .symlink("l", "x/z/..")
+        .file("l/before", b"1")
+        .symlink("l/z", "/y")
+        .file("l/after", b"2")
+        .finish();
+    let (tmp, res) = unpack(&layer);
+    res.unwrap();
+    let root = tmp.path().join("out");
+    assert_eq!(fs::read(root.join("x/before")).unwrap(), b"1");
+    assert_eq!(fs::read_link(root.join("x/z")).unwrap(), Path::new("/y"));
+    assert_eq!(fs::read(root.join("after")).unwrap(), b"2");
+    assert!(
+        !root.join("x/after").exists(),
+        "written into the old resolution"
+    );
+    // A symlink replaced by a directory: what follows goes into the directory.
+    let layer = Layer::new()
+        .dir("other")
+        .symlink("d", "other")
+        .file("d/a", b"a")
+        .dir("d")
+        .file("d/b", b"b")
+        .finish();
+    let (tmp, res) = unpack(&layer);
+    res.unwrap();
+    let root = tmp.path().join("out");
+    assert!(fs::symlink_metadata(root.join("d")).unwrap().is_dir());
+    assert_eq!(fs::read(root.join("d/b")).unwrap(), b"b");
+    assert_eq!(fs::read(root.join("other/a")).unwrap(), b"a");
+    assert!(
+        !root.join("other/b").exists(),
+        "d/b went through the old symlink"
+    );
 }
 
 #[test]
