@@ -4,7 +4,7 @@
 # to bench/out/runtime-<date>.md. See bench/runtime/README.md.
 #
 # Usage (as root): bench/runtime/run.sh [N]        N runs per runtime, default 50
-#   BERTH_BIN=path   use this berth binary instead of `cargo build --release -p berth`
+#   BERTH_BIN=path   use this berth binary instead of building it with `scripts/build.sh --release`
 #   BENCH_YOUKI=0    leave youki out (otherwise `cargo install youki --locked --features v1,v2`
 #                    when it is missing)
 #   BENCH_WARMUP=3   untimed runs per runtime before the timed ones
@@ -34,8 +34,8 @@ BUSYBOX=/bin/busybox
 [ -x "$BUSYBOX" ] || { echo "no $BUSYBOX (busybox-static)" >&2; exit 1; }
 
 if [ -z "${BERTH_BIN:-}" ]; then
-  echo "building berth (cargo build --release -p berth)..." >&2
-  cargo build --release -p berth >&2 || { echo "berth build failed" >&2; exit 1; }
+  echo "building berth (scripts/build.sh --release: linked statically)..." >&2
+  "$REPO/scripts/build.sh" --release >/dev/null || { echo "berth build failed" >&2; exit 1; }
   BERTH_BIN=$REPO/target/release/berth
 fi
 BERTH_BIN=$(realpath "$BERTH_BIN")

@@ -137,7 +137,7 @@ fn raw_tar(entries: &[(&str, u8, &str, &[u8])]) -> Vec<u8> {
 }
 
 fn berth(d: &Daemon, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_berth"))
+    Command::new(engine::berth_bin())
         .arg("-H")
         .arg(format!("unix://{}", d.sock.display()))
         .args(args)

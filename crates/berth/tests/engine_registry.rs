@@ -165,7 +165,7 @@ impl Drop for Registry {
 
 /// The berth CLI against the test daemon, with `home` as its HOME (credentials file).
 fn berth_cmd(d: &Daemon, home: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_berth"));
+    let mut c = Command::new(engine::berth_bin());
     c.arg("-H")
         .arg(format!("unix://{}", d.sock.display()))
         .env("HOME", home)
@@ -415,7 +415,7 @@ fn push_and_pull_by_tag_and_by_digest_with_docker_and_berth_clis() {
 fn berth_on_terminal(d: &Daemon, home: &Path, args: &[&str]) -> String {
     let line = format!(
         "stty cols 200 rows 50; exec {} -H unix://{} {}",
-        env!("CARGO_BIN_EXE_berth"),
+        engine::berth_bin().display(),
         d.sock.display(),
         args.join(" ")
     );

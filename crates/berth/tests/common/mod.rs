@@ -36,11 +36,15 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// `berth runtime`, the binary built by this crate.
+    /// `berth runtime`: `$BERTH_TEST_BIN` (scripts/test.sh points it at the statically linked
+    /// binary scripts/build.sh makes, as berth ships), else the one cargo built.
     pub fn berth() -> Runtime {
         Runtime {
             name: "berth".into(),
-            bin: PathBuf::from(env!("CARGO_BIN_EXE_berth")),
+            bin: std::env::var_os("BERTH_TEST_BIN")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth"))),
             prefix: vec!["runtime".into()],
         }
     }

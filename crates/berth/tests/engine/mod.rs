@@ -35,9 +35,17 @@ fn bin_dir() -> PathBuf {
         .unwrap_or_default()
 }
 
-/// The shim the daemons under test run: `$BERTH_TEST_SHIM` (scripts/test.sh points it at the
-/// statically linked shim that scripts/build.sh makes, the one berth ships), else the one cargo
-/// built next to `berth`.
+/// The `berth` binary under test: `$BERTH_TEST_BIN` (scripts/test.sh points it at the
+/// statically linked one scripts/build.sh makes, as berth ships), else cargo's.
+pub fn berth_bin() -> PathBuf {
+    std::env::var_os("BERTH_TEST_BIN")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| berth_bin())
+}
+
+/// The shim the daemons under test run: `$BERTH_TEST_SHIM` (as `$BERTH_TEST_BIN`), else the
+/// one cargo built next to `berth`.
 fn shim_binary() -> PathBuf {
     std::env::var_os("BERTH_TEST_SHIM")
         .filter(|p| !p.is_empty())
@@ -149,7 +157,7 @@ impl Daemon {
             .open(self.dir.path().join("daemon.log"))
             .unwrap();
         let child = self
-            .ns_cmd(bin_dir().join("berth"))
+            .ns_cmd(berth_bin())
             .arg("daemon")
             .arg("--data-root")
             .arg(&data)
@@ -222,7 +230,7 @@ impl Daemon {
 
     /// Run the berth CLI against this daemon and insist on success; stdout trimmed.
     pub fn berth(&self, args: &[&str]) -> String {
-        let o = Command::new(bin_dir().join("berth"))
+        let o = Command::new(berth_bin())
             .arg("-H")
             .arg(format!("unix://{}", self.sock.display()))
             .args(args)
