@@ -171,14 +171,23 @@ impl Daemon {
             .spawn()
             .unwrap();
         self.daemon = Some(child);
-        let end = Instant::now() + Duration::from_secs(20);
+        // Generous: a restarted daemon first recovers every container it had, and a loaded
+        // CI machine is slow. A daemon that exited is reported at once.
+        let end = Instant::now() + Duration::from_secs(60);
         loop {
             if self.docker(&["version"]).status.success() {
                 return;
             }
+            if let Some(status) = self
+                .daemon
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!("daemon exited ({status}): {}", self.log());
+            }
             assert!(
                 Instant::now() < end,
-                "daemon did not answer: {}",
+                "daemon did not answer in 60 s: {}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(20));
