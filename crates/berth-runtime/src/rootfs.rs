@@ -6,6 +6,7 @@ use crate::mounts::{parse_options, propagation_flag, resolve_in_root};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 const NONE: Option<&str> = None;
@@ -371,12 +372,21 @@ pub fn finish(spec: &Spec) -> Result<()> {
         )
         .ctx(|| format!("remounting {p} read-only"))?;
     }
+    let mut source = None;
     for p in linux
         .and_then(|l| l.masked_paths().as_ref())
         .into_iter()
         .flatten()
     {
-        mask(p)?;
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => mask_dir(p, &mut source)?,
+            Ok(_) => mount(Some("/dev/null"), p.as_str(), NONE, MsFlags::MS_BIND, NONE)
+                .ctx(|| format!("masking {p}"))?,
+            Err(_) => {}
+        }
+    }
+    if source == Some(true) {
+        std::fs::remove_dir(MASK_SOURCE).ctx(|| format!("removing {MASK_SOURCE}"))?;
     }
     if spec
         .root()
@@ -396,15 +406,38 @@ pub fn finish(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-fn mask(p: &str) -> Result<()> {
-    let meta = match std::fs::metadata(p) {
-        Ok(m) => m,
-        Err(_) => return Ok(()),
-    };
-    if meta.is_dir() {
-        mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, NONE)
-            .ctx(|| format!("masking {p}"))
-    } else {
-        mount(Some("/dev/null"), p, NONE, MsFlags::MS_BIND, NONE).ctx(|| format!("masking {p}"))
+/// Where masked directories' empty directory is made, in the container's `/dev` tmpfs.
+const MASK_SOURCE: &str = "/dev/.berth-masked";
+
+/// Masks a directory with a read-only bind of one empty directory that no longer exists
+/// once all are masked (made in the container's `/dev` at the first, removed after the
+/// last), so nothing can ever be created in it. runc mounts a tmpfs on each instead, a
+/// superblock apiece, and every superblock costs kernel memory, in every memory cgroup of the
+/// host too (docs/runtime.md). `source` is whether that directory was made (`None` before the
+/// first); where `/dev` is not writable, each gets a read-only tmpfs as in runc.
+fn mask_dir(p: &str, source: &mut Option<bool>) -> Result<()> {
+    let made = *source.get_or_insert_with(|| {
+        std::fs::DirBuilder::new()
+            .mode(0o555)
+            .create(MASK_SOURCE)
+            .is_ok()
+    });
+    if !made {
+        return mount(Some("tmpfs"), p, Some("tmpfs"), MsFlags::MS_RDONLY, NONE)
+            .ctx(|| format!("masking {p}"));
     }
+    mount(Some(MASK_SOURCE), p, NONE, MsFlags::MS_BIND, NONE).ctx(|| format!("masking {p}"))?;
+    mount(
+        NONE,
+        p,
+        NONE,
+        MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC,
+        NONE,
+    )
+    .ctx(|| format!("masking {p} read-only"))
 }

@@ -198,7 +198,10 @@ fn masked_paths_read_empty_and_readonly_paths_refuse_writes() {
             }
             for d in &dirs {
                 script += &format!("echo \"{d} $(ls -A {d} 2>/dev/null | wc -l)\"; ");
+                script += &format!("mkdir {d}/x 2>/dev/null && echo \"{d} writable\"; ");
             }
+            // Whatever masks them leaves nothing else behind in /dev.
+            script += "ls -A /dev | grep -i mask; ";
             script += "{ echo 1 > /proc/sys/vm/drop_caches; } 2>&1; echo \"write=$?\"";
             let o = run_sh(rt, &script, |_| {});
             assert_eq!(o.code, 0, "{}: {o:?}", rt.name);
@@ -210,6 +213,12 @@ fn masked_paths_read_empty_and_readonly_paths_refuse_writes() {
                     o.stdout
                 );
             }
+            assert!(
+                !o.stdout.contains("writable") && !o.stdout.contains("mask"),
+                "{}: {}",
+                rt.name,
+                o.stdout
+            );
             assert!(
                 o.stdout.contains("write=1"),
                 "{}: /proc/sys writable: {}",
@@ -282,4 +291,32 @@ fn env_cwd_and_hard_rlimit() {
         );
         o.stdout
     });
+}
+
+#[test]
+fn masked_directories_make_no_filesystem_of_their_own() {
+    // Every superblock costs kernel memory, and a slot in each memory cgroup of the host.
+    // runc mounts a tmpfs on each masked directory; berth binds one removed directory of the
+    // container's /dev tmpfs instead, so they all share /dev's filesystem.
+    if !can_run("masked_directories_make_no_filesystem_of_their_own") {
+        return;
+    }
+    let rt = Runtime::under_test();
+    if rt.is_runc() {
+        eprintln!("SKIP masked_directories_make_no_filesystem_of_their_own: berth's own way");
+        return;
+    }
+    let dirs: Vec<&str> = ["/proc/acpi", "/proc/scsi", "/sys/firmware"]
+        .into_iter()
+        .filter(|p| std::path::Path::new(p).is_dir())
+        .collect();
+    if dirs.is_empty() {
+        eprintln!("SKIP masked_directories_make_no_filesystem_of_their_own: none here");
+        return;
+    }
+    let o = run_sh(&rt, &format!("stat -c %d /dev {}", dirs.join(" ")), |_| {});
+    assert_eq!(o.code, 0, "{o:?}");
+    let devs: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(devs.len(), dirs.len() + 1, "{o:?}");
+    assert!(devs.iter().all(|d| *d == devs[0]), "{dirs:?}: {o:?}");
 }
