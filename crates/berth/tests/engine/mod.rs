@@ -41,7 +41,7 @@ pub fn berth_bin() -> PathBuf {
     std::env::var_os("BERTH_TEST_BIN")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| berth_bin())
+        .unwrap_or_else(|| bin_dir().join("berth"))
 }
 
 /// The shim the daemons under test run: `$BERTH_TEST_SHIM` (as `$BERTH_TEST_BIN`), else the
