@@ -36,14 +36,83 @@ pub enum Hierarchy {
 }
 
 impl Hierarchy {
-    /// Detect this host's hierarchy from /proc/self/mountinfo.
+    /// Detect this host's hierarchy: from `/sys/fs/cgroup` and `/proc/self/cgroup` when they
+    /// tell it plainly (see [`Hierarchy::detect_plain`]), else from /proc/self/mountinfo.
     pub fn detect() -> Result<Hierarchy> {
+        if let Some(h) = Self::detect_plain() {
+            return Ok(h);
+        }
         let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(|source| Error::Fs {
             op: "reading",
             path: "/proc/self/mountinfo".into(),
             source,
         })?;
         Self::from_mountinfo(&text)
+    }
+
+    /// The common layouts without reading /proc/self/mountinfo, whose text the kernel makes
+    /// afresh at each read and which grows with every mount on the host: each container's
+    /// overlay adds a line with its long layer paths (at 400 containers, reading it was a
+    /// quarter of a shim's start). Pure v2 when /sys/fs/cgroup is cgroup2. On v1, the
+    /// hierarchies come from /proc/self/cgroup, each expected at its conventional
+    /// /sys/fs/cgroup/<controllers> (`name=` dropped): that must be a v1 cgroup mount with
+    /// files of each of its controllers. `None` when anything does not fit.
+    pub fn detect_plain() -> Option<Hierarchy> {
+        let root = Path::new(CGROUP_ROOT);
+        match fs_type(root)? {
+            CGROUP2_SUPER_MAGIC => {
+                return Some(Hierarchy::V2 {
+                    root: root.to_path_buf(),
+                })
+            }
+            TMPFS_MAGIC => {}
+            _ => return None,
+        }
+        let text = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        Self::from_proc_cgroup(&text, |dir, ctrls| {
+            fs_type(dir) == Some(CGROUP_SUPER_MAGIC) && has_files_of(dir, ctrls)
+        })
+    }
+
+    /// The v1 part of /proc/self/cgroup text ("ID:controllers:path" lines, in descending ID
+    /// order), each hierarchy placed at /sys/fs/cgroup/<controllers> when `mounted(dir,
+    /// controllers)` says it is there. `None` when one is not, or when there is no v1 line.
+    pub fn from_proc_cgroup(
+        text: &str,
+        mounted: impl Fn(&Path, &[&str]) -> bool,
+    ) -> Option<Hierarchy> {
+        let mut v1 = Vec::new();
+        for line in text.lines().rev() {
+            let mut f = line.splitn(3, ':');
+            let (Some(_id), Some(ctrls)) = (f.next(), f.next()) else {
+                continue;
+            };
+            if ctrls.is_empty() {
+                continue; // the v2 line of a hybrid host
+            }
+            let all: Vec<&str> = ctrls.split(',').collect();
+            let dir = match all.as_slice() {
+                [name] if name.starts_with("name=") => name["name=".len()..].to_string(),
+                _ if all.iter().any(|c| c.starts_with("name=")) => return None,
+                _ => ctrls.to_string(),
+            };
+            let known: Vec<&str> = all
+                .iter()
+                .copied()
+                .filter(|c| V1_CONTROLLERS.contains(c) || c.starts_with("name="))
+                .collect();
+            let path = Path::new(CGROUP_ROOT).join(dir);
+            let real: Vec<&str> = known
+                .iter()
+                .copied()
+                .filter(|c| !c.starts_with("name="))
+                .collect();
+            if known.is_empty() || !mounted(&path, &real) {
+                return None;
+            }
+            v1.push((known.join(","), path));
+        }
+        (!v1.is_empty()).then_some(Hierarchy::V1 { mounts: v1 })
     }
 
     /// Parse /proc/self/mountinfo text. Pure v2 when the mount visible on /sys/fs/cgroup is
@@ -118,6 +187,51 @@ impl Hierarchy {
             Hierarchy::V2 { .. } => None,
         }
     }
+}
+
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+const CGROUP_SUPER_MAGIC: i64 = 0x0027_e0eb;
+const TMPFS_MAGIC: i64 = 0x0102_1994;
+
+/// The filesystem type (statfs `f_type`) at `path`.
+fn fs_type(path: &Path) -> Option<i64> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).ok()?;
+    // SAFETY: statfs writes into the zeroed struct it is given and reads the NUL-terminated
+    // path; both outlive the call.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let r = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    (r == 0).then_some(st.f_type as i64)
+}
+
+/// v1 controllers whose files show in a hierarchy's root directory (freezer's and pids',
+/// for one, do not).
+const ROOT_FILES: &[&str] = &[
+    "cpu", "cpuacct", "cpuset", "memory", "blkio", "devices", "net_cls", "net_prio", "hugetlb",
+];
+
+/// Whether the root cgroup directory `dir` has a file of each controller that shows one
+/// there (`memory.` files for memory): that the hierarchy mounted there is the one expected.
+fn has_files_of(dir: &Path, ctrls: &[&str]) -> bool {
+    let ctrls: Vec<&str> = ctrls
+        .iter()
+        .copied()
+        .filter(|c| ROOT_FILES.contains(c))
+        .collect();
+    if ctrls.is_empty() {
+        return true;
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    let names: Vec<String> = rd
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    ctrls.iter().all(|c| {
+        let prefix = format!("{c}.");
+        names.iter().any(|n| n.starts_with(&prefix))
+    })
 }
 
 /// Record one v1 mount: its controllers (comma-joined, "name=..." kept) and mountpoint. The
@@ -203,6 +317,69 @@ mod tests {
 24 1 254:0 / / rw,relatime - ext4 /dev/vda rw
 25 24 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate,memory_recursiveprot
 ";
+
+    #[test]
+    fn plain_detection_agrees_with_mountinfo_on_this_host() {
+        let Some(plain) = Hierarchy::detect_plain() else {
+            eprintln!("SKIP: this host's cgroup layout is not a plain one");
+            return;
+        };
+        let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let sorted = |h: Hierarchy| match h {
+            Hierarchy::V1 { mut mounts } => {
+                mounts.sort();
+                Hierarchy::V1 { mounts }
+            }
+            v2 => v2,
+        };
+        assert_eq!(
+            sorted(plain),
+            sorted(Hierarchy::from_mountinfo(&text).unwrap())
+        );
+    }
+
+    #[test]
+    fn proc_cgroup_lines_give_the_v1_hierarchies_at_their_places() {
+        let text = "\
+10:cpu,cpuacct:/a
+9:name=systemd:/user.slice
+8:memory:/x
+0::/user.slice
+";
+        let h = Hierarchy::from_proc_cgroup(text, |_, _| true).unwrap();
+        assert_eq!(
+            h,
+            Hierarchy::V1 {
+                mounts: vec![
+                    ("memory".into(), PathBuf::from("/sys/fs/cgroup/memory")),
+                    (
+                        "name=systemd".into(),
+                        PathBuf::from("/sys/fs/cgroup/systemd")
+                    ),
+                    (
+                        "cpu,cpuacct".into(),
+                        PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+                    ),
+                ]
+            }
+        );
+        // One hierarchy not where convention puts it: mountinfo must decide.
+        let missing = |p: &Path, _: &[&str]| !p.ends_with("systemd");
+        assert_eq!(Hierarchy::from_proc_cgroup(text, missing), None);
+        // Only the v2 line, or a named hierarchy with controllers: mountinfo too.
+        assert_eq!(Hierarchy::from_proc_cgroup("0::/\n", |_, _| true), None);
+        assert_eq!(
+            Hierarchy::from_proc_cgroup("3:cpu,name=x:/\n", |_, _| true),
+            None
+        );
+        // The controllers checked are the real ones.
+        let seen = std::cell::RefCell::new(Vec::new());
+        Hierarchy::from_proc_cgroup(text, |_, c| {
+            seen.borrow_mut().push(c.join(","));
+            true
+        });
+        assert_eq!(*seen.borrow(), ["memory", "", "cpu,cpuacct"]);
+    }
 
     #[test]
     fn hybrid_host_is_v1() {
