@@ -234,27 +234,13 @@ pub(crate) fn apply_meta(
     is_link: bool,
     warnings: &mut Vec<String>,
 ) -> Result<()> {
-    let (uid, gid) = (u32::try_from(meta.uid), u32::try_from(meta.gid));
-    match (uid, gid) {
-        (Ok(u), Ok(g)) => {
-            if let Err(e) = std::os::unix::fs::lchown(path, Some(u), Some(g)) {
-                if e.kind() != io::ErrorKind::PermissionDenied {
-                    return Err(io_err(format!("lchown {}", path.display()))(e));
-                }
-                warnings.push(format!("{}: cannot chown to {u}:{g}: {e}", path.display()));
-            }
-        }
-        _ => warnings.push(format!("{}: uid/gid out of range", path.display())),
-    }
-    for (name, value) in &meta.xattrs {
-        if let Err(e) = xattr::set(path, name, value) {
-            warnings.push(format!(
-                "{}: xattr {}: {e}",
-                path.display(),
-                name.to_string_lossy()
-            ));
-        }
-    }
+    owner_and_xattrs(
+        path,
+        meta,
+        warnings,
+        |u, g| std::os::unix::fs::lchown(path, Some(u), Some(g)),
+        |name, value| xattr::set(path, name, value),
+    )?;
     if !is_link {
         let perms = fs::Permissions::from_mode(meta.mode & 0o7777);
         fs::set_permissions(path, perms).map_err(io_err(format!("chmod {}", path.display())))?;
@@ -294,18 +280,19 @@ pub(crate) fn open_dir_beneath(root: &Path, path: &Path) -> Result<Option<File>>
     Ok(Some(File::from(cur)))
 }
 
-/// [`apply_meta`] through an open descriptor (a file just written, a directory opened by
-/// [`open_dir_beneath`]): no path is walked again. Ownership first: a chown clears the set-id
-/// bits the mode then sets.
-pub(crate) fn apply_meta_open(
-    file: &File,
+/// Ownership, then xattrs, of `path` through `chown` and `set_xattr` (by path or by
+/// descriptor). What an unprivileged unpack must expect to fail (a chown refused, an xattr
+/// the filesystem or the caller cannot set) becomes a warning.
+fn owner_and_xattrs(
     path: &Path,
     meta: &Meta,
     warnings: &mut Vec<String>,
+    chown: impl FnOnce(u32, u32) -> io::Result<()>,
+    mut set_xattr: impl FnMut(&OsStr, &[u8]) -> io::Result<()>,
 ) -> Result<()> {
     match (u32::try_from(meta.uid), u32::try_from(meta.gid)) {
         (Ok(u), Ok(g)) => {
-            if let Err(e) = std::os::unix::fs::fchown(file, Some(u), Some(g)) {
+            if let Err(e) = chown(u, g) {
                 if e.kind() != io::ErrorKind::PermissionDenied {
                     return Err(io_err(format!("chown {}", path.display()))(e));
                 }
@@ -315,7 +302,7 @@ pub(crate) fn apply_meta_open(
         _ => warnings.push(format!("{}: uid/gid out of range", path.display())),
     }
     for (name, value) in &meta.xattrs {
-        if let Err(e) = xattr::FileExt::set_xattr(file, name, value) {
+        if let Err(e) = set_xattr(name, value) {
             warnings.push(format!(
                 "{}: xattr {}: {e}",
                 path.display(),
@@ -323,6 +310,25 @@ pub(crate) fn apply_meta_open(
             ));
         }
     }
+    Ok(())
+}
+
+/// [`apply_meta`] through an open descriptor (a file just written, a directory opened by
+/// [`open_dir_beneath`]): no path is walked again. Ownership first: a chown clears the set-id
+/// bits the mode then sets.
+pub(crate) fn apply_meta_open(
+    file: &File,
+    path: &Path,
+    meta: &Meta,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
+    owner_and_xattrs(
+        path,
+        meta,
+        warnings,
+        |u, g| std::os::unix::fs::fchown(file, Some(u), Some(g)),
+        |name, value| xattr::FileExt::set_xattr(file, name, value),
+    )?;
     nix::sys::stat::fchmod(file, Mode::from_bits_truncate(meta.mode & 0o7777))
         .map_err(sys_err("chmod", path))?;
     let t = TimeSpec::new(meta.mtime.0, meta.mtime.1);

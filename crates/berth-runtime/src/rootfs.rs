@@ -357,20 +357,7 @@ pub fn finish(spec: &Spec) -> Result<()> {
             Err(nix::errno::Errno::ENOENT) => continue,
             r => r.ctx(|| format!("bind-mounting read-only path {p}"))?,
         }
-        mount(
-            NONE,
-            p.as_str(),
-            NONE,
-            MsFlags::MS_BIND
-                | MsFlags::MS_REMOUNT
-                | MsFlags::MS_RDONLY
-                | MsFlags::MS_NOSUID
-                | MsFlags::MS_NODEV
-                | MsFlags::MS_NOEXEC
-                | MsFlags::MS_REC,
-            NONE,
-        )
-        .ctx(|| format!("remounting {p} read-only"))?;
+        remount_locked(p, MsFlags::MS_REC).ctx(|| format!("remounting {p} read-only"))?;
     }
     let mut source = None;
     for p in linux
@@ -427,6 +414,11 @@ fn mask_dir(p: &str, source: &mut Option<bool>) -> Result<()> {
             .ctx(|| format!("masking {p}"));
     }
     mount(Some(MASK_SOURCE), p, NONE, MsFlags::MS_BIND, NONE).ctx(|| format!("masking {p}"))?;
+    remount_locked(p, MsFlags::empty()).ctx(|| format!("masking {p} read-only"))
+}
+
+/// Remounts the bind mount at `p` read-only, nosuid, nodev and noexec (`extra`: `MS_REC`).
+fn remount_locked(p: &str, extra: MsFlags) -> nix::Result<()> {
     mount(
         NONE,
         p,
@@ -436,8 +428,8 @@ fn mask_dir(p: &str, source: &mut Option<bool>) -> Result<()> {
             | MsFlags::MS_RDONLY
             | MsFlags::MS_NOSUID
             | MsFlags::MS_NODEV
-            | MsFlags::MS_NOEXEC,
+            | MsFlags::MS_NOEXEC
+            | extra,
         NONE,
     )
-    .ctx(|| format!("masking {p} read-only"))
 }
