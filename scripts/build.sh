@@ -6,8 +6,8 @@
 #   instead of 1.03 (docs/shim.md).
 # - `berth` starts once per CLI call and per `berth runtime` call: without the loader and
 #   its three libraries it starts 0.4-0.9 ms sooner (docs/runtime.md).
-# cargo cannot set crt-static for one package, so each binary's own crate is linked again
-# here with `cargo rustc`, over the dependencies `cargo build` compiled. A later plain
+# cargo cannot set crt-static for one package, so each binary's own crate is built here with
+# `cargo rustc` and the flags for it alone; its dependencies are ordinary rlibs. A later plain
 # `cargo build` links dynamic binaries again; they work the same.
 #
 # Usage: scripts/build.sh [--release]   prints the directory holding berth and berth-shim
@@ -19,7 +19,6 @@ case "${1:-}" in
   '') ;;
   *) echo "usage: $0 [--release]" >&2; exit 2 ;;
 esac
-cargo build "${profile[@]}" -p berth -p berth-shim >&2
 static=(-C target-feature=+crt-static -C relocation-model=static)
 cargo rustc "${profile[@]}" -p berth-shim --bin berth-shim -- "${static[@]}" >&2
 cargo rustc "${profile[@]}" -p berth --bin berth -- "${static[@]}" >&2
