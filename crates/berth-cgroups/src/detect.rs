@@ -37,7 +37,7 @@ pub enum Hierarchy {
 
 impl Hierarchy {
     /// Detect this host's hierarchy: from `/sys/fs/cgroup` and `/proc/self/cgroup` when they
-    /// tell it plainly (see [`Hierarchy::detect_plain`]), else from /proc/self/mountinfo.
+    /// tell it plainly (`detect_plain`), else from /proc/self/mountinfo.
     pub fn detect() -> Result<Hierarchy> {
         if let Some(h) = Self::detect_plain() {
             return Ok(h);
@@ -57,7 +57,7 @@ impl Hierarchy {
     /// hierarchies come from /proc/self/cgroup, each expected at its conventional
     /// /sys/fs/cgroup/<controllers> (`name=` dropped): that must be a v1 cgroup mount with
     /// files of each of its controllers. `None` when anything does not fit.
-    pub fn detect_plain() -> Option<Hierarchy> {
+    fn detect_plain() -> Option<Hierarchy> {
         let root = Path::new(CGROUP_ROOT);
         match fs_type(root)? {
             CGROUP2_SUPER_MAGIC => {
@@ -77,7 +77,7 @@ impl Hierarchy {
     /// The v1 part of /proc/self/cgroup text ("ID:controllers:path" lines, in descending ID
     /// order), each hierarchy placed at /sys/fs/cgroup/<controllers> when `mounted(dir,
     /// controllers)` says it is there. `None` when one is not, or when there is no v1 line.
-    pub fn from_proc_cgroup(
+    fn from_proc_cgroup(
         text: &str,
         mounted: impl Fn(&Path, &[&str]) -> bool,
     ) -> Option<Hierarchy> {
@@ -204,34 +204,26 @@ fn fs_type(path: &Path) -> Option<i64> {
     (r == 0).then_some(st.f_type as i64)
 }
 
-/// v1 controllers whose files show in a hierarchy's root directory (freezer's and pids',
-/// for one, do not).
-const ROOT_FILES: &[&str] = &[
-    "cpu", "cpuacct", "cpuset", "memory", "blkio", "devices", "net_cls", "net_prio", "hugetlb",
+/// A file each of these v1 controllers has in its hierarchy's root directory (freezer and
+/// pids, for two, have none there).
+const ROOT_FILES: &[(&str, &str)] = &[
+    ("cpu", "cpu.shares"),
+    ("cpuacct", "cpuacct.usage"),
+    ("cpuset", "cpuset.cpus"),
+    ("memory", "memory.usage_in_bytes"),
+    ("blkio", "blkio.reset_stats"),
+    ("devices", "devices.list"),
+    ("net_cls", "net_cls.classid"),
+    ("net_prio", "net_prio.ifpriomap"),
 ];
 
-/// Whether the root cgroup directory `dir` has a file of each controller that shows one
-/// there (`memory.` files for memory): that the hierarchy mounted there is the one expected.
+/// Whether the root cgroup directory `dir` has the root file of each controller that has one:
+/// that the hierarchy mounted there is the one expected.
 fn has_files_of(dir: &Path, ctrls: &[&str]) -> bool {
-    let ctrls: Vec<&str> = ctrls
+    ROOT_FILES
         .iter()
-        .copied()
-        .filter(|c| ROOT_FILES.contains(c))
-        .collect();
-    if ctrls.is_empty() {
-        return true;
-    }
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return false;
-    };
-    let names: Vec<String> = rd
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    ctrls.iter().all(|c| {
-        let prefix = format!("{c}.");
-        names.iter().any(|n| n.starts_with(&prefix))
-    })
+        .filter(|(c, _)| ctrls.contains(c))
+        .all(|(_, file)| dir.join(file).exists())
 }
 
 /// Record one v1 mount: its controllers (comma-joined, "name=..." kept) and mountpoint. The
