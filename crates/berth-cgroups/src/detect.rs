@@ -77,10 +77,7 @@ impl Hierarchy {
     /// The v1 part of /proc/self/cgroup text ("ID:controllers:path" lines, in descending ID
     /// order), each hierarchy placed at /sys/fs/cgroup/<controllers> when `mounted(dir,
     /// controllers)` says it is there. `None` when one is not, or when there is no v1 line.
-    fn from_proc_cgroup(
-        text: &str,
-        mounted: impl Fn(&Path, &[&str]) -> bool,
-    ) -> Option<Hierarchy> {
+    fn from_proc_cgroup(text: &str, mounted: impl Fn(&Path, &[&str]) -> bool) -> Option<Hierarchy> {
         let mut v1 = Vec::new();
         for line in text.lines().rev() {
             let mut f = line.splitn(3, ':');

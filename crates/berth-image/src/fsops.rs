@@ -256,19 +256,34 @@ pub(crate) fn apply_meta(
     .map_err(sys_err("utimensat", path))
 }
 
-/// Opens the directory at `path` (under `root`) for its metadata, refusing every symlink on
-/// the way: `None` when a later entry replaced it, or a directory above it, by something
-/// else. (A path walk would follow such a symlink out of the root, to a host directory.)
-pub(crate) fn open_dir_beneath(root: &Path, path: &Path) -> Result<Option<File>> {
-    let rel = path.strip_prefix(root).unwrap_or(Path::new(""));
-    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-    let mut cur: OwnedFd =
-        nix::fcntl::open(root, flags, Mode::empty()).map_err(sys_err("open", root))?;
+/// Opens the root, for [`open_dir_beneath`].
+pub(crate) fn open_root(root: &Path) -> Result<OwnedFd> {
+    nix::fcntl::open(root, BENEATH_FLAGS, Mode::empty()).map_err(sys_err("open", root))
+}
+
+const BENEATH_FLAGS: OFlag = OFlag::O_RDONLY
+    .union(OFlag::O_DIRECTORY)
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
+
+/// Opens the directory at `path` (under the root `root_path`, open as `root`) for its
+/// metadata, refusing every symlink on the way: `None` when a later entry replaced it, or a
+/// directory above it, by something else. (A path walk would follow such a symlink out of the
+/// root, to a host directory.)
+pub(crate) fn open_dir_beneath(
+    root: &OwnedFd,
+    root_path: &Path,
+    path: &Path,
+) -> Result<Option<File>> {
+    let rel = path.strip_prefix(root_path).unwrap_or(Path::new(""));
+    let mut cur = root
+        .try_clone()
+        .map_err(io_err(format!("dup {}", root_path.display())))?;
     for comp in rel.components() {
         let Component::Normal(name) = comp else {
             return Ok(None);
         };
-        cur = match nix::fcntl::openat(cur.as_fd(), name, flags, Mode::empty()) {
+        cur = match nix::fcntl::openat(cur.as_fd(), name, BENEATH_FLAGS, Mode::empty()) {
             Ok(fd) => fd,
             // A symlink (ELOOP), not a directory any more, or gone.
             Err(

@@ -2,8 +2,7 @@
 //! (never through a symlink, never outside it), turn whiteouts into overlayfs form,
 //! and compute the diff_id on the way.
 
-use std::ffi::OsStr;
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -408,9 +407,10 @@ impl Unpacker {
     /// above it, is now a symlink or a file) is skipped: its metadata went with it.
     fn finish_dirs(&mut self) -> Result<()> {
         self.open = None;
+        let root = fsops::open_root(&self.root)?;
         let dirs = std::mem::take(&mut self.dirs);
         for (path, meta) in dirs.iter().rev() {
-            if let Some(dir) = fsops::open_dir_beneath(&self.root, path)? {
+            if let Some(dir) = fsops::open_dir_beneath(&root, &self.root, path)? {
                 fsops::apply_meta_open(&dir, path, meta, &mut self.warnings)?;
             }
         }
