@@ -38,19 +38,21 @@ fn bin_dir() -> PathBuf {
 /// The `berth` binary under test: `$BERTH_TEST_BIN` (scripts/test.sh points it at the
 /// statically linked one scripts/build.sh makes, as berth ships), else cargo's.
 pub fn berth_bin() -> PathBuf {
-    std::env::var_os("BERTH_TEST_BIN")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .unwrap_or_else(|| bin_dir().join("berth"))
+    test_binary("BERTH_TEST_BIN", "berth")
 }
 
 /// The shim the daemons under test run: `$BERTH_TEST_SHIM` (as `$BERTH_TEST_BIN`), else the
 /// one cargo built next to `berth`.
 fn shim_binary() -> PathBuf {
-    std::env::var_os("BERTH_TEST_SHIM")
+    test_binary("BERTH_TEST_SHIM", "berth-shim")
+}
+
+/// The path in `$var` when set, else cargo's binary `name`.
+fn test_binary(var: &str, name: &str) -> PathBuf {
+    std::env::var_os(var)
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| bin_dir().join("berth-shim"))
+        .unwrap_or_else(|| bin_dir().join(name))
 }
 
 /// A busybox rootfs as a tar file.
