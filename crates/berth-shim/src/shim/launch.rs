@@ -1,14 +1,17 @@
 //! Making the process: the state directory and control socket, the stdio pipes (or the pty
-//! received over the console socket), and the runtime's `create` or `exec` with the shim as
-//! the parent.
+//! received over the console socket), and the runtime's `create` or `exec`, run in a
+//! short-lived helper child so that none of its memory stays in the shim; the process is
+//! handed to the shim (a child subreaper) when the helper exits.
 
 use super::args::{Args, Mode};
 use super::log::JsonLog;
 use super::sys;
-use berth_cgroups::Cgroup;
+use berth_cgroups::{Cgroup, Hierarchy};
 use berth_runtime::Container;
 use berth_shim::protocol::{CONSOLE_SOCKET, EXIT_FILE, LOG_FILE, PID_FILE, SOCKET};
 use berth_shim::{Context, Error, Result};
+use serde::{Deserialize, Serialize};
+use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -23,7 +26,8 @@ pub struct Launched {
     pub stdin: Option<OwnedFd>,
     pub pty: Option<OwnedFd>,
     pub log: Option<JsonLog>,
-    pub cgroup: Option<Cgroup>,
+    /// The container's cgroup path, read again for its OOM kills when the process exits.
+    pub cgroup: Option<String>,
     pub oom_before: u64,
     /// The container's mount namespace, held until its exit is reported: otherwise the
     /// init's own exit tears it down (every mount, and an RCU grace period) before we are
@@ -107,18 +111,19 @@ fn launch_in(a: &Args) -> Result<Launched> {
             stdin = Some(w);
         }
     }
-    let (pid, cgroup, oom_before) = {
+    let Made {
+        pid,
+        cgroup,
+        oom_before,
+    } = in_helper(|| {
         sys::ignore_sigpipe(false)?;
         sys::set_stdio(
             child_in.as_ref().unwrap_or(&null),
             child_out.as_ref().unwrap_or(&null),
             child_err.as_ref().unwrap_or(&null),
         )?;
-        let r = make(a, console.as_ref().map(|_| console_path.as_path()));
-        sys::set_stdio(&null, &null, &null)?;
-        sys::ignore_sigpipe(true)?;
-        r?
-    };
+        make(a, console.as_ref().map(|_| console_path.as_path()))
+    })?;
     drop((child_in, child_out, child_err));
     let mnt_ns = match a.mode {
         Mode::Start { .. } => std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
@@ -158,9 +163,71 @@ fn launch_in(a: &Args) -> Result<Launched> {
     })
 }
 
-/// Create the container or exec the process, with our stdio as its stdio; its pid, its
-/// cgroup and the OOM kills counted there so far.
-fn make(a: &Args, console: Option<&Path>) -> Result<(i32, Option<Cgroup>, u64)> {
+/// What the helper made: the process, its cgroup path and the OOM kills counted there so far.
+#[derive(Serialize, Deserialize)]
+struct Made {
+    pid: i32,
+    cgroup: Option<String>,
+    oom_before: u64,
+}
+
+/// Run `make` in a forked helper and take its result.
+/// - Why: making a process parses the spec, compiles seccomp, walks mounts and cgroups. In
+///   the shim, the heap that left behind stayed resident for the container's whole life
+///   (about 100 KiB a container, in pages that hold a few live bytes each).
+/// - The process the helper makes is its child; when the helper exits, the kernel hands it
+///   to the nearest child subreaper above it: the shim.
+/// - The result comes back as one JSON line on a pipe: the process may keep the pipe's write
+///   end open until it execs, so the shim reads up to the newline, not to end of file.
+fn in_helper(make: impl FnOnce() -> Result<Made>) -> Result<Made> {
+    sys::set_child_subreaper()?;
+    let (r, w) = sys::pipe()?;
+    // SAFETY: the shim is single-threaded, so the child may run any code after fork.
+    match unsafe { nix::unistd::fork() }.ctx(|| "fork")? {
+        nix::unistd::ForkResult::Child => {
+            drop(r);
+            let made = make().map_err(|e| e.to_string());
+            let mut line = serde_json::to_vec(&made).unwrap_or_default();
+            line.push(b'\n');
+            let _ = std::fs::File::from(w).write_all(&line);
+            // SAFETY: _exit ends the helper at once, running no exit handlers: nothing is
+            // flushed into the process's stdio, which is ours now.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(w);
+            let line = read_line(std::fs::File::from(r));
+            let _ = nix::sys::wait::waitpid(child, None);
+            let made: std::result::Result<Made, String> = serde_json::from_slice(&line?)
+                .map_err(|e| Error::Protocol(format!("the launch helper's report: {e}")))?;
+            made.map_err(Error::Shim)
+        }
+    }
+}
+
+/// Bytes up to the first newline (or end of file).
+fn read_line(mut f: std::fs::File) -> Result<Vec<u8>> {
+    let mut line = Vec::new();
+    let mut chunk = [0u8; 512];
+    loop {
+        let n = f
+            .read(&mut chunk)
+            .ctx(|| "reading the launch helper's report")?;
+        line.extend_from_slice(&chunk[..n]);
+        if n == 0 || chunk[..n].contains(&b'\n') {
+            return Ok(line);
+        }
+    }
+}
+
+/// The OOM kills counted so far in the cgroup at `path` (0 when it cannot be read).
+pub fn oom_kills(path: Option<&str>) -> u64 {
+    let cgroup = path.and_then(|p| Hierarchy::detect().ok().map(|h| Cgroup::new(&h, p)));
+    oom_count(cgroup.as_ref())
+}
+
+/// Create the container or exec the process, with our stdio as its stdio.
+fn make(a: &Args, console: Option<&Path>) -> Result<Made> {
     match &a.mode {
         Mode::Start { bundle, .. } => {
             let pid = berth_runtime::create(&berth_runtime::CreateOpts {
@@ -170,12 +237,13 @@ fn make(a: &Args, console: Option<&Path>) -> Result<(i32, Option<Cgroup>, u64)> 
                 pid_file: None,
                 console_socket: console,
             })?;
-            // The record (and its spec) is dropped at once: only the cgroup is kept.
-            let cgroup = Container::load(&a.runtime_root, &a.id)
-                .and_then(|c| c.cgroup())
-                .ok();
-            let before = oom_count(cgroup.as_ref());
-            Ok((pid, cgroup, before))
+            let c = Container::load(&a.runtime_root, &a.id).ok();
+            let before = oom_count(c.as_ref().and_then(|c| c.cgroup().ok()).as_ref());
+            Ok(Made {
+                pid,
+                cgroup: c.map(|c| c.rec.cgroup_path),
+                oom_before: before,
+            })
         }
         Mode::Exec { process } => {
             let c = Container::load(&a.runtime_root, &a.id)?;
@@ -183,8 +251,7 @@ fn make(a: &Args, console: Option<&Path>) -> Result<(i32, Option<Cgroup>, u64)> 
             let mut p: oci_spec::runtime::Process = serde_json::from_slice(&text)
                 .map_err(|e| Error::Shim(format!("process file {}: {e}", process.display())))?;
             p.set_terminal(Some(a.tty));
-            let cgroup = c.cgroup().ok();
-            let before = oom_count(cgroup.as_ref());
+            let before = oom_count(c.cgroup().ok().as_ref());
             // Detached: the process is our child and exec returns once it has exec'd; its
             // pid comes back through the pid file.
             let pid_file = a.dir.join("exec.pid");
@@ -205,12 +272,16 @@ fn make(a: &Args, console: Option<&Path>) -> Result<(i32, Option<Cgroup>, u64)> 
                 .trim()
                 .parse()
                 .map_err(|_| Error::Shim("bad exec pid file".into()))?;
-            Ok((pid, cgroup, before))
+            Ok(Made {
+                pid,
+                cgroup: Some(c.rec.cgroup_path),
+                oom_before: before,
+            })
         }
     }
 }
 
-pub fn oom_count(cg: Option<&Cgroup>) -> u64 {
+fn oom_count(cg: Option<&Cgroup>) -> u64 {
     cg.and_then(|c| c.oom_kill_count().ok()).unwrap_or(0)
 }
 

@@ -2,10 +2,9 @@
 //! stdin, control requests, and the exit — reaped, drained, recorded, answered.
 
 use super::conn::{Conn, Got, State};
-use super::launch::{oom_count, Launched};
+use super::launch::{oom_kills, Launched};
 use super::log::JsonLog;
 use super::sys;
-use berth_cgroups::Cgroup;
 use berth_shim::protocol::{write_exit, SOCKET};
 use berth_shim::{ExitInfo, Reply, Request};
 use nix::errno::Errno;
@@ -92,7 +91,7 @@ pub struct Serve {
     stdin: Option<Stdin>,
     pty: Option<OwnedFd>,
     log: Option<JsonLog>,
-    cgroup: Option<Cgroup>,
+    cgroup: Option<String>,
     oom_before: u64,
     /// Dropped once the exit is reported (see `Launched::mnt_ns`).
     mnt_ns: Option<std::os::fd::OwnedFd>,
@@ -135,14 +134,9 @@ impl Serve {
     /// control socket.
     pub fn run(mut self) {
         self.reap();
-        // What setting up needed (the parsed bundle, the runtime's plans) is freed by now;
-        // hand those heap pages back, since this process stays for the container's life.
-        // SAFETY: malloc_trim only releases free memory of glibc's allocator; no pointer
-        // is affected.
-        unsafe {
-            libc::malloc_trim(0);
-        }
-        let mut buf = vec![0u8; CHUNK];
+        // Made at the first read: a container that never prints and is never attached to
+        // never touches (so never pays for) these 16 KiB.
+        let mut buf: Vec<u8> = Vec::new();
         let mut fds: Vec<libc::pollfd> = Vec::new();
         let mut slots: Vec<Slot> = Vec::new();
         loop {
@@ -162,6 +156,9 @@ impl Serve {
             }
             for (pfd, slot) in fds.iter().zip(&slots) {
                 if pfd.revents != 0 {
+                    if buf.is_empty() && matches!(slot, Slot::Output(_) | Slot::Conn(_)) {
+                        buf = vec![0u8; CHUNK];
+                    }
                     self.handle(slot, pfd.revents, &mut buf);
                 }
             }
@@ -461,7 +458,7 @@ impl Serve {
         let (exit_code, finished_at) = self.status.clone().unwrap_or((-1, String::new()));
         let info = ExitInfo {
             exit_code,
-            oom_killed: oom_count(self.cgroup.as_ref()) > self.oom_before,
+            oom_killed: oom_kills(self.cgroup.as_deref()) > self.oom_before,
             finished_at,
         };
         let _ = write_exit(&self.dir, &info);

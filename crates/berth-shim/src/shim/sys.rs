@@ -55,6 +55,12 @@ pub fn ignore_sigpipe(ignore: bool) -> Result<()> {
     Ok(())
 }
 
+/// Become a child subreaper: orphans below this process (the process a launch helper made
+/// and left) become our children, not init's.
+pub fn set_child_subreaper() -> Result<()> {
+    nix::sys::prctl::set_child_subreaper(true).ctx(|| "PR_SET_CHILD_SUBREAPER")
+}
+
 /// Block SIGCHLD and return a non-blocking signalfd that reports it.
 pub fn sigchld_fd() -> Result<SignalFd> {
     let mut set = SigSet::empty();
