@@ -181,6 +181,7 @@ fn create_in(
     let parent_hooks = !hooks::of_kind(spec, hooks::Kind::Prestart).is_empty()
         || !hooks::of_kind(spec, hooks::Kind::CreateRuntime).is_empty();
     let cg_dir_fd = crate::sys::open_cgroup_dir(&cgroup)?;
+    let affinity = late_cgroup.then(crate::sys::own_affinity).flatten();
     let plan = InitPlan {
         id: opts.id.to_string(),
         spec: spec.clone(),
@@ -196,6 +197,7 @@ fn create_in(
         parent_hooks,
         self_attach: self_attach.then(|| Cgroup::new(&hierarchy, &cg_path)),
         late_cgroup,
+        affinity,
     };
     let (parent_chan, child_chan) = channel::pair()?;
     use std::os::fd::AsRawFd;
@@ -211,6 +213,11 @@ fn create_in(
         }
         Forked::Parent(pid) => pid,
     };
+    // The init builds its mounts on another CPU while we make its cgroup; it puts its
+    // affinity back before joining the cgroup (which, on v1 cpuset, sets it anyway).
+    if let Some(mask) = &affinity {
+        crate::sys::run_elsewhere(pid, mask);
+    }
     drop(child_chan);
     drop(plan);
     guard.pid = Some(pid);

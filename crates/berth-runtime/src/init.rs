@@ -41,6 +41,10 @@ pub struct InitPlan {
     /// says `CgroupReady`; the init joins it just before the first cgroup mount (v1 with
     /// a new mount namespace and no namespace joined by path: see `create`).
     pub late_cgroup: bool,
+    /// With `late_cgroup`: the affinity the init had at clone. The parent may narrow it to
+    /// get the init onto another CPU while it makes the cgroup; the init puts it back
+    /// before joining.
+    pub affinity: Option<nix::sched::CpuSet>,
 }
 
 /// Run the init; never returns.
@@ -68,6 +72,9 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
     let join_cgroup = || -> Result<()> {
         if plan.late_cgroup {
             chan.expect(Msg::CgroupReady)?;
+            if let Some(mask) = &plan.affinity {
+                crate::sys::restore_affinity(mask)?;
+            }
         }
         if let Some(cg) = &plan.self_attach {
             cg.attach_self()?;
@@ -173,20 +180,35 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
     let exe = security::find_executable(&args[0], &env)?;
 
     chan.send(&Msg::Ready)?;
+    let start_hooks = !hooks::of_kind(&plan.spec, hooks::Kind::StartContainer).is_empty();
+    // Without startContainer hooks (which run as the runtime, before the drop), the process
+    // becomes its user now, while the runtime records the container (as runc does before
+    // its fifo); only a no_new_privs seccomp filter waits for the exec, so that the fifo's
+    // open and write are not subject to it.
+    let late_seccomp = if start_hooks {
+        None
+    } else {
+        Some(drop_privileges(process, &plan.caps, plan.seccomp.as_ref())?)
+    };
     if let Some(fifo) = &plan.fifo {
         wait_for_start(fifo)?;
     }
-    hooks::run(&plan.spec, hooks::Kind::StartContainer, || {
-        state(Status::Running)
-    })?;
-    exec_process(
-        process,
-        &plan.caps,
-        plan.seccomp.as_ref(),
-        &exe,
-        &args,
-        &env,
-    )
+    match late_seccomp {
+        Some(late) => exec_now(late, &exe, &args, &env),
+        None => {
+            hooks::run(&plan.spec, hooks::Kind::StartContainer, || {
+                state(Status::Running)
+            })?;
+            exec_process(
+                process,
+                &plan.caps,
+                plan.seccomp.as_ref(),
+                &exe,
+                &args,
+                &env,
+            )
+        }
+    }
 }
 
 /// The last steps shared by init and exec: rlimits, identity, capabilities, no_new_privs,
@@ -199,6 +221,17 @@ pub(crate) fn exec_process(
     args: &[String],
     env: &[String],
 ) -> Result<()> {
+    let late = drop_privileges(process, caps, seccomp)?;
+    exec_now(late, exe, args, env)
+}
+
+/// rlimits, seccomp (unless no_new_privs is set: then it is returned, for just before the
+/// exec), identity, capabilities, umask, no_new_privs.
+fn drop_privileges<'a>(
+    process: &oci_spec::runtime::Process,
+    caps: &CapMasks,
+    seccomp: Option<&'a berth_seccomp::Program>,
+) -> Result<Option<&'a berth_seccomp::Program>> {
     security::set_rlimits(process.rlimits().as_deref().unwrap_or_default())?;
     let nnp = process.no_new_privileges().unwrap_or(false);
     if let (Some(p), false) = (seccomp, nnp) {
@@ -209,9 +242,20 @@ pub(crate) fn exec_process(
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask as _));
     if nnp {
         security::set_no_new_privs()?;
-        if let Some(p) = seccomp {
-            berth_seccomp::install(p)?;
-        }
+        return Ok(seccomp);
+    }
+    Ok(None)
+}
+
+/// Install the no_new_privs seccomp filter, if any, and execve. Returns only on failure.
+fn exec_now(
+    seccomp: Option<&berth_seccomp::Program>,
+    exe: &std::path::Path,
+    args: &[String],
+    env: &[String],
+) -> Result<()> {
+    if let Some(p) = seccomp {
+        berth_seccomp::install(p)?;
     }
     let cstr = |s: &str| CString::new(s).map_err(|_| Error::Invalid(format!("NUL byte in {s:?}")));
     let path = CString::new(exe.as_os_str().as_encoded_bytes())

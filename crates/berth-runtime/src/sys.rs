@@ -89,7 +89,7 @@ pub fn loopback_up() -> Result<()> {
     req.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_LOOPBACK | libc::IFF_RUNNING) as i16;
     use std::os::fd::AsRawFd;
     // SAFETY: SIOCSIFFLAGS reads a struct ifreq, which `req` is, for the ioctl's duration.
-    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as libc::Ioctl, &req) } < 0 {
         return Err(std::io::Error::last_os_error()).ctx(|| "bringing up lo");
     }
     Ok(())
@@ -130,4 +130,34 @@ pub fn open_cgroup_dir(cg: &berth_cgroups::Cgroup) -> Result<Option<std::os::fd:
             .ctx(|| format!("opening cgroup {}", d.display()))
         })
         .transpose()
+}
+
+/// Nudge a just-cloned child off the caller's CPU, so that it runs while the caller goes on
+/// working. A new task is usually queued on its parent's CPU and waits there until the
+/// parent sleeps, even with another CPU idle. `mask` is the caller's affinity, read before
+/// the clone (the child inherited it); the child is allowed every CPU of it but the one the
+/// caller is on now; the child puts `mask` back itself ([`restore_affinity`]). Nothing
+/// changes with fewer than two CPUs allowed; a failure only loses the overlap.
+pub fn run_elsewhere(child: i32, mask: &nix::sched::CpuSet) {
+    let Ok(cur) = nix::sched::sched_getcpu() else {
+        return;
+    };
+    let mut other = *mask;
+    let any_left = |s: &nix::sched::CpuSet| {
+        (0..nix::sched::CpuSet::count()).any(|c| s.is_set(c).unwrap_or(false))
+    };
+    if other.unset(cur).is_ok() && any_left(&other) {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(child), &other);
+    }
+}
+
+/// The calling process's CPU affinity.
+pub fn own_affinity() -> Option<nix::sched::CpuSet> {
+    nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).ok()
+}
+
+/// Put back the affinity the parent narrowed with [`run_elsewhere`].
+pub fn restore_affinity(mask: &nix::sched::CpuSet) -> Result<()> {
+    nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(0), mask)
+        .ctx(|| "restoring the CPU affinity")
 }

@@ -26,6 +26,22 @@ fn pid_1_hostname_and_ids() {
     }
 }
 
+/// berth runs the init on another CPU while it makes the cgroup (create.rs); the process
+/// must still start with the CPUs it would have had.
+#[test]
+fn cpu_affinity_matches_runc() {
+    let out = compare_with_runc("cpu_affinity_matches_runc", |rt| {
+        let o = run_sh(rt, "grep Cpus_allowed_list /proc/self/status", |_| {});
+        assert_eq!(o.code, 0, "{}", o.stderr);
+        o.stdout
+    });
+    if let Some(allowed) = out {
+        let ours = std::fs::read_to_string("/proc/self/status").unwrap();
+        let ours = ours.lines().find(|l| l.starts_with("Cpus_allowed_list"));
+        assert_eq!(allowed.trim(), ours.unwrap().trim());
+    }
+}
+
 #[test]
 fn capabilities_match_runc() {
     let out = compare_with_runc("capabilities_match_runc", |rt| {
