@@ -8,6 +8,9 @@
 #   BENCH_YOUKI=0    leave youki out (otherwise `cargo install youki --locked --features v1,v2`
 #                    when it is missing)
 #   BENCH_WARMUP=3   untimed runs per runtime before the timed ones
+#   BENCH_ORDER=interleaved  round by round, shuffled (default); `sequential`: each runtime's
+#                    N runs in one block, one runtime after the other
+#   BENCH_SETTLE=0   seconds of pause before each timed run (not timed)
 set -uo pipefail
 export LC_ALL=C # $EPOCHREALTIME with a '.'
 unset RUST_BACKTRACE RUST_LIB_BACKTRACE # backtrace capture would slow the Rust runtimes' errors
@@ -93,82 +96,115 @@ jq '.process.terminal = false | .process.args = ["/bin/true"]
   "$B/config.json" >"$WORK/config.base.json" || exit 1
 
 # --- timing --------------------------------------------------------------------------------
-# timeloop NAME CMD...: one probe run (must exit 0), WARMUP untimed runs, then N timed runs of
-# `CMD --root STATE run --bundle B bench-NAME-I`, each with a fresh id, foreground. Times come
-# from bash's $EPOCHREALTIME (a builtin: no process between the two readings but the runtime's
-# own fork+exec, as with hyperfine -N). Per-run µs go to $WORK/NAME.us, one a line; the error
-# of a failed probe to $WORK/NAME.err; the number of failed timed runs to $WORK/NAME.fails.
-timeloop() {
-  local name=$1 i t0 t1 fails=0 id st=$WORK/state-$1
-  shift
-  : >"$WORK/$name.us"
-  # The probe is bounded: a runtime that hangs here is reported as failed, not waited on.
-  if ! timeout 20 "$@" --root "$st" run --bundle "$B" "bench-$name-probe" </dev/null >"$WORK/$name.out" 2>"$WORK/$name.err"; then
-    "$@" --root "$st" delete --force "bench-$name-probe" >/dev/null 2>&1
-    cat "$WORK/$name.out" >>"$WORK/$name.err"
-    return 1
-  fi
-  for ((i = 1; i <= WARMUP; i++)); do
-    "$@" --root "$st" run --bundle "$B" "bench-$name-w$i" </dev/null >/dev/null 2>&1 ||
-      "$@" --root "$st" delete --force "bench-$name-w$i" >/dev/null 2>&1
-  done
-  for ((i = 1; i <= N; i++)); do
-    id=bench-$name-$i
-    t0=$EPOCHREALTIME
-    if "$@" --root "$st" run --bundle "$B" "$id" </dev/null >/dev/null 2>>"$WORK/$name.runerr"; then
-      t1=$EPOCHREALTIME
-      echo $((${t1/./} - ${t0/./})) >>"$WORK/$name.us"
-    else
-      fails=$((fails + 1))
-      "$@" --root "$st" delete --force "$id" >/dev/null 2>&1
-    fi
-  done
-  echo "$fails" >"$WORK/$name.fails"
-}
-export -f timeloop
-export WORK B N WARMUP
-
-bench_one() { # NAME: sets up its config and runs its loop
-  local rt=$1
-  jq --arg p "/bench-$rt/x" '.linux.cgroupsPath = $p' "$WORK/config.base.json" >"$B/config.json"
-  echo "timing $rt ($N runs)..." >&2
-  case $rt in
-    berth) timeloop berth "$BERTH_BIN" runtime ;;
-    # crun refuses this hybrid host ("cgroups in hybrid mode not supported, drop all controllers
-    # from cgroupv2"): the whole loop runs in one private mount namespace with the v2 mount
-    # hidden, so only crun itself is timed, not unshare or a shell.
-    crun) unshare -m bash -c 'umount /sys/fs/cgroup/unified 2>/dev/null; timeloop crun crun' ;;
-    *) timeloop "$rt" "$rt" ;;
+# The runtimes take turns: round i runs each runtime once, in a shuffled order, so that a
+# change in the machine's load (this is a shared 2-core VM) falls on all of them alike. Each
+# runtime has its own bundle directory, its config differing only in `linux.cgroupsPath`
+# (/bench-NAME/x); they share one read-only rootfs.
+#
+# crun refuses this hybrid host ("cgroups in hybrid mode not supported, drop all controllers
+# from cgroupv2"), so the whole loop, every runtime's runs and the kernel floor's, runs in one
+# private mount namespace with /sys/fs/cgroup/unified unmounted; unshare and the loop's shell
+# are in no runtime's times. On a host with only cgroup v2 or only v1 the umount is a no-op.
+#
+# Each run: `CMD --root STATE run --bundle BUNDLE-NAME bench-NAME-I`, a fresh id, foreground,
+# timed with bash's $EPOCHREALTIME (a builtin: no process between the two readings but the
+# runtime's own fork+exec, as with hyperfine -N). Per-run µs go to $WORK/NAME.us; a failed
+# probe's error to $WORK/NAME.err and "failed" to $WORK/NAME.status; failed timed runs are
+# counted in $WORK/NAME.fails.
+for rt in "${RUNTIMES[@]}"; do
+  mkdir -p "$WORK/bundle-$rt"
+  jq --arg p "/bench-$rt/x" --arg root "$B/rootfs" \
+    '.linux.cgroupsPath = $p | .root.path = $root' \
+    "$WORK/config.base.json" >"$WORK/bundle-$rt/config.json" || exit 1
+done
+cmd_of() { # NAME -> the command line that runs it
+  case $1 in
+    berth) echo "$BERTH_BIN runtime" ;;
+    *) echo "$1" ;;
   esac
-  local rc=$?
-  if [ $rc != 0 ]; then
-    echo "$rt failed: $(head -c 2000 "$WORK/$rt.err")" >&2
-    echo failed >"$WORK/$rt.status"
-  fi
 }
-
+active=()
 for rt in "${RUNTIMES[@]}"; do
   if [ "$rt" = youki ] && [ "${BENCH_YOUKI:-1}" = 0 ]; then
     echo "BENCH_YOUKI=0" >"$WORK/youki.status"
-    continue
   elif [ "$rt" = youki ] && ! command -v youki >/dev/null 2>&1; then
     echo "${youki_note:-not on PATH}" >"$WORK/youki.status"
-    continue
+  else
+    active+=("$rt:$(cmd_of "$rt")")
   fi
-  bench_one "$rt"
-  rm_bench_cgroups
 done
 
-# The kernel's own part, for scale: the same five namespaces made, true run in them and
-# everything torn down, with no runtime, mounts or cgroups at all. A runtime cannot go below it.
-echo "timing the kernel floor (unshare -fmpniu true, $N runs)..." >&2
-: >"$WORK/floor.us"
-for ((i = 1; i <= N; i++)); do
-  t0=$EPOCHREALTIME
-  unshare -fmpniu "$BUSYBOX" true
-  t1=$EPOCHREALTIME
-  echo $((${t1/./} - ${t0/./})) >>"$WORK/floor.us"
-done
+rounds() { # runs in the private mount namespace; args: NAME:CMD...
+  umount /sys/fs/cgroup/unified 2>/dev/null
+  local entry name cmd st i t0 t1 id
+  local -a live=()
+  for entry in "$@"; do # probe (must exit 0, bounded) and warm up
+    name=${entry%%:*} cmd=${entry#*:} st=$WORK/state-$name
+    : >"$WORK/$name.us"
+    echo 0 >"$WORK/$name.fails"
+    if ! timeout 20 $cmd --root "$st" run --bundle "$WORK/bundle-$name" "bench-$name-probe" \
+      </dev/null >"$WORK/$name.out" 2>"$WORK/$name.err"; then
+      $cmd --root "$st" delete --force "bench-$name-probe" >/dev/null 2>&1
+      cat "$WORK/$name.out" >>"$WORK/$name.err"
+      echo failed >"$WORK/$name.status"
+      echo "$name failed: $(head -c 2000 "$WORK/$name.err")" >&2
+      continue
+    fi
+    for ((i = 1; i <= WARMUP; i++)); do
+      $cmd --root "$st" run --bundle "$WORK/bundle-$name" "bench-$name-w$i" </dev/null >/dev/null 2>&1 ||
+        $cmd --root "$st" delete --force "bench-$name-w$i" >/dev/null 2>&1
+    done
+    live+=("$entry")
+  done
+  live+=("floor:unshare -fmpniu $BUSYBOX true")
+  : >"$WORK/floor.us"
+  # The order of the timed runs, one NAME:CMD (spaces as @) a line: N rounds of every row
+  # in a shuffled order, or (sequential) each row's N runs in a block.
+  local -a order=()
+  if [ "$ORDER" = sequential ]; then
+    for entry in "${live[@]}"; do
+      for ((i = 1; i <= N; i++)); do order+=("${entry// /@}"); done
+    done
+  else
+    for ((i = 1; i <= N; i++)); do
+      order+=($(printf '%s\n' "${live[@]// /@}" | shuf))
+    done
+  fi
+  echo "timing ${#live[@]} rows x $N runs ($ORDER)..." >&2
+  local -A seq=()
+  for entry in "${order[@]}"; do
+    entry=${entry//@/ } name=${entry%%:*} cmd=${entry#*:} st=$WORK/state-$name
+    seq[$name]=$((${seq[$name]:-0} + 1))
+    # BENCH_SETTLE: let the previous run's deferred work (netns and cgroup teardown in
+    # kernel workers, RCU callbacks) finish first. Off by default: on this VM an idle pause
+    # makes every runtime slower, crun most (its cgroup.procs write waits for an RCU grace
+    # period, which idle vCPUs stretch).
+    [ "$SETTLE" = 0 ] || sleep "$SETTLE"
+    if [ "$name" = floor ]; then
+      t0=$EPOCHREALTIME
+      $cmd
+      t1=$EPOCHREALTIME
+      echo $((${t1/./} - ${t0/./})) >>"$WORK/floor.us"
+      continue
+    fi
+    id=bench-$name-${seq[$name]}
+    t0=$EPOCHREALTIME
+    if $cmd --root "$st" run --bundle "$WORK/bundle-$name" "$id" </dev/null >/dev/null 2>>"$WORK/$name.runerr"; then
+      t1=$EPOCHREALTIME
+      echo $((${t1/./} - ${t0/./})) >>"$WORK/$name.us"
+    else
+      echo $(($(cat "$WORK/$name.fails") + 1)) >"$WORK/$name.fails"
+      $cmd --root "$st" delete --force "$id" >/dev/null 2>&1
+    fi
+  done
+}
+export -f rounds
+SETTLE=${BENCH_SETTLE:-0}
+ORDER=${BENCH_ORDER:-interleaved}
+case $ORDER in interleaved | sequential) ;; *) echo "BENCH_ORDER: interleaved or sequential" >&2; exit 2 ;; esac
+export WORK N WARMUP BUSYBOX SETTLE ORDER
+unshare -m bash -c 'rounds "$@"' bash "${active[@]}"
+rm_bench_cgroups
 
 # --- report --------------------------------------------------------------------------------
 stats() { # file of µs -> "median p90" in ms (p90: nearest rank)
@@ -219,7 +255,8 @@ date_s=$(date -u +%F)
   echo "| kernel floor: \`unshare -fmpniu true\` | util-linux | $med | $p90 | $ratio | $(wc -l <"$WORK/floor.us") |"
   echo
   echo "ratio to crun = runtime median / crun median (berth's target: ≤ 0.33)." \
-    "crun ran inside \`unshare -m\` with /sys/fs/cgroup/unified unmounted (hybrid cgroup host)."
+    "Order: $ORDER$([ "$ORDER" = interleaved ] && echo " (round by round, shuffled)"), pause before each run: ${SETTLE}s;" \
+    "all runs in one private mount namespace with /sys/fs/cgroup/unified unmounted (crun refuses a hybrid cgroup host)."
 } | tee "$WORK/table.md"
 for rt in "${RUNTIMES[@]}"; do
   [ -s "$WORK/$rt.runerr" ] && echo "$rt stderr from failed runs: $(sort -u "$WORK/$rt.runerr" | head -c 1000)" >&2
