@@ -1,7 +1,7 @@
 //! Making the process: the state directory and control socket, the stdio pipes (or the pty
-//! received over the console socket), and the runtime's `create` or `exec`, run in a
-//! short-lived helper child so that none of its memory stays in the shim; the process is
-//! handed to the shim (a child subreaper) when the helper exits.
+//! received over the console socket), and the runtime's `create` (run in a short-lived helper
+//! child so that none of its memory stays in the container's shim; the container is handed
+//! to the shim, a child subreaper, when the helper exits) or `exec`.
 
 use super::args::{Args, Mode};
 use super::log::JsonLog;
@@ -111,11 +111,7 @@ fn launch_in(a: &Args) -> Result<Launched> {
             stdin = Some(w);
         }
     }
-    let Made {
-        pid,
-        cgroup,
-        oom_before,
-    } = in_helper(|| {
+    let make_it = || {
         sys::ignore_sigpipe(false)?;
         sys::set_stdio(
             child_in.as_ref().unwrap_or(&null),
@@ -123,7 +119,23 @@ fn launch_in(a: &Args) -> Result<Launched> {
             child_err.as_ref().unwrap_or(&null),
         )?;
         make(a, console.as_ref().map(|_| console_path.as_path()))
-    })?;
+    };
+    let Made {
+        pid,
+        cgroup,
+        oom_before,
+    } = match a.mode {
+        Mode::Start { .. } => in_helper(make_it)?,
+        // An exec'd process usually lives briefly, and a user waits for its start: it is
+        // made in place, without the helper's fork (about 1 ms here, most of it the
+        // copy-on-write faults of a child whose parent lives on).
+        Mode::Exec { .. } => {
+            let r = make_it();
+            sys::set_stdio(&null, &null, &null)?;
+            sys::ignore_sigpipe(true)?;
+            r?
+        }
+    };
     drop((child_in, child_out, child_err));
     let mnt_ns = match a.mode {
         Mode::Start { .. } => std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
