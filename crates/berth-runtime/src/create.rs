@@ -310,9 +310,13 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
     std::fs::rename(&tmp, path).ctx(|| format!("writing pid file {}", path.display()))
 }
 
-/// The resources to write: the spec's, with the device rules completed as runc does — the
-/// configured device nodes and the default ones (null, zero, tty, pts, ...) are allowed after
-/// the spec's own rules, so a deny-all rule does not break /dev/null.
+/// The resources to write: the spec's, with the device rules completed as runc does — after
+/// the spec's own rules, mknod of any node and use of the default ones (null, zero, full,
+/// random, urandom, tty, ptmx, pts, net/tun: runc's and docker's list) are allowed, so a
+/// deny-all rule does not break /dev/null. Nodes listed in `linux.devices` are made but not
+/// allowed: access is the spec's resources' to grant (docker adds a rule per `--device`).
+/// /dev/console (5:1) is not in the list: a container with CAP_MKNOD could otherwise make it
+/// and write to the host's console.
 pub fn cgroup_resources(spec: &Spec) -> LinuxResources {
     let linux = spec.linux().as_ref();
     let mut r = linux
@@ -330,13 +334,6 @@ pub fn cgroup_resources(spec: &Spec) -> LinuxResources {
         d.set_access(Some(access.to_string()));
         d
     };
-    for d in linux
-        .and_then(|l| l.devices().as_ref())
-        .into_iter()
-        .flatten()
-    {
-        rules.push(rule(d.typ(), Some(d.major()), Some(d.minor()), "rwm"));
-    }
     use LinuxDeviceType::{B, C};
     rules.push(rule(C, None, None, "m"));
     rules.push(rule(B, None, None, "m"));
@@ -347,8 +344,8 @@ pub fn cgroup_resources(spec: &Spec) -> LinuxResources {
         (1, 8),
         (1, 9),
         (5, 0),
-        (5, 1),
         (5, 2),
+        (10, 200),
     ] {
         rules.push(rule(C, Some(major), Some(minor), "rwm"));
     }

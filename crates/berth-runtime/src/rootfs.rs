@@ -244,8 +244,10 @@ fn default_devices(rootfs: &Path, in_userns: bool) -> Result<()> {
         ("core", "/proc/kcore"),
     ] {
         let p = dev.join(link);
-        if std::fs::symlink_metadata(&p).is_err() {
-            std::os::unix::fs::symlink(target, &p).ctx(|| format!("symlink {}", p.display()))?;
+        // Whatever is there already stays (a fresh /dev tmpfs has nothing).
+        match std::os::unix::fs::symlink(target, &p) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            r => r.ctx(|| format!("symlink {}", p.display()))?,
         }
     }
     let ptmx = dev.join("ptmx");
@@ -298,20 +300,40 @@ fn make_node(
     mode: u32,
     in_userns: bool,
 ) -> Result<()> {
+    if !in_userns {
+        // One mknod on a fresh /dev; a missing directory or an existing file costs a retry.
+        let node = || {
+            mknod(
+                path,
+                kind,
+                Mode::from_bits_truncate(mode),
+                makedev(major, minor),
+            )
+        };
+        let r = match node() {
+            Err(nix::errno::Errno::ENOENT) => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)
+                        .ctx(|| format!("creating {}", parent.display()))?;
+                }
+                node()
+            }
+            r => r,
+        };
+        let r = match r {
+            Err(nix::errno::Errno::EEXIST) => {
+                let _ = std::fs::remove_file(path);
+                node()
+            }
+            r => r,
+        };
+        r.ctx(|| format!("mknod {}", path.display()))?;
+        return Ok(());
+    }
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
     }
     let _ = std::fs::remove_file(path);
-    if !in_userns {
-        mknod(
-            path,
-            kind,
-            Mode::from_bits_truncate(mode),
-            makedev(major, minor),
-        )
-        .ctx(|| format!("mknod {}", path.display()))?;
-        return Ok(());
-    }
     std::fs::File::create(path).ctx(|| format!("creating {}", path.display()))?;
     let host = Path::new("/dev").join(path.file_name().unwrap_or_default());
     mount(Some(&host), path, NONE, MsFlags::MS_BIND, NONE)

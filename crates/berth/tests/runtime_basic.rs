@@ -42,6 +42,43 @@ fn cpu_affinity_matches_runc() {
     }
 }
 
+/// linux.devices: nodes made with their type, numbers, mode and owner, one in a directory
+/// /dev does not have yet; a listed node is not usable unless the device rules allow it
+/// (under deny-all only runc's defaults are), while /dev/net/tun is one of the defaults;
+/// /dev/console cannot be made and used.
+#[test]
+fn configured_devices_match_runc() {
+    let out = compare_with_runc("configured_devices_match_runc", |rt| {
+        let o = run_sh(
+            rt,
+            "stat -c '%n %F %t:%T %a %u:%g' /dev/net/tun /dev/loop-control; \
+             head -c 1 /dev/loop-control >/dev/null 2>&1 || echo loop-control denied; \
+             mknod /dev/console2 c 5 1 && (echo x > /dev/console2) 2>/dev/null || echo console denied",
+            |b| {
+                b.set(
+                    "/linux/devices",
+                    json!([
+                        { "path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200,
+                          "fileMode": 0o620, "uid": 1000, "gid": 5 },
+                        { "path": "/dev/loop-control", "type": "c", "major": 10, "minor": 237,
+                          "fileMode": 0o600 }
+                    ]),
+                );
+            },
+        );
+        (o.code, o.stdout, o.stderr)
+    });
+    if let Some((code, stdout, stderr)) = out {
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(
+            stdout,
+            "/dev/net/tun character special file a:c8 620 1000:5\n\
+             /dev/loop-control character special file a:ed 600 0:0\n\
+             loop-control denied\nconsole denied\n"
+        );
+    }
+}
+
 #[test]
 fn capabilities_match_runc() {
     let out = compare_with_runc("capabilities_match_runc", |rt| {
