@@ -2,6 +2,7 @@
 //! move processes in, freeze/thaw, kill everything in it, read stats, remove it.
 
 mod detect;
+mod devices_bpf;
 mod error;
 mod freezer;
 mod fsutil;
@@ -157,7 +158,7 @@ impl Cgroup {
     }
 
     /// Write the limits of `r` (at create time and for `update`). See `v1::apply` and
-    /// `v2::apply`; on v2 device rules are not written (that needs an eBPF program).
+    /// `v2::apply`; on v2 the device rules become an eBPF program (`devices_bpf`).
     pub fn apply(&self, r: &LinuxResources) -> Result<()> {
         match &self.hierarchy {
             Hierarchy::V2 { root } => v2::apply(&root.join(&self.rel), r),

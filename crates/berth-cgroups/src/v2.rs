@@ -1,5 +1,5 @@
-//! Writing OCI resources into a cgroup v2 directory. Device rules need an eBPF program on v2
-//! and are not written here: the runtime only creates the device nodes it allows.
+//! Writing OCI resources into a cgroup v2 directory; device rules go to an eBPF program
+//! (`devices_bpf`), since v2 has no devices.allow.
 
 use crate::error::{Error, Result};
 use crate::fsutil::write;
@@ -121,6 +121,9 @@ pub fn apply(dir: &Path, r: &LinuxResources) -> Result<()> {
     for h in r.hugepage_limits().iter().flatten() {
         need(dir, "hugetlb")?;
         write(dir, &format!("hugetlb.{}.max", h.page_size()), h.limit())?;
+    }
+    if let Some(rules) = r.devices().as_deref().filter(|d| !d.is_empty()) {
+        crate::devices_bpf::apply(dir, rules)?;
     }
     for (k, v) in r.unified().iter().flatten() {
         if k.contains('/') || k.starts_with('.') {
