@@ -126,6 +126,42 @@ fn hooks_get_the_state_on_stdin() {
     });
 }
 
+/// The two hooks that run inside the container: createContainer in its mount namespace
+/// before pivot_root (host paths still visible), startContainer after `start`, before the
+/// process, with the container's root (it writes to the container's /dev/shm, which the
+/// process then prints). Both get the state; the process still runs as its user after them.
+#[test]
+fn container_hooks_run_inside_with_the_state() {
+    each_runtime("container_hooks_run_inside_with_the_state", |rt| {
+        let sb = Sandbox::new(rt);
+        let mut b = sb.bundle();
+        let dir = b.dir.display().to_string();
+        b.hook(
+            "createContainer",
+            "/bin/sh",
+            &["sh", "-c", &format!("cat > {dir}/createContainer.json")],
+        );
+        b.hook(
+            "startContainer",
+            "/bin/sh",
+            &["sh", "-c", "cat > /dev/shm/start.json"],
+        );
+        b.sh("cat /dev/shm/start.json; echo; id -u")
+            .user(1000, 1000, &[]);
+        let o = sb.run(&b);
+        assert_eq!(o.code, 0, "{o:?}");
+        let created = std::fs::read_to_string(b.dir.join("createContainer.json"))
+            .expect("the createContainer hook ran");
+        let created: serde_json::Value = serde_json::from_str(&created).unwrap();
+        assert_eq!(created["id"], b.id.as_str());
+        let (started, uid) = o.stdout.trim_end().rsplit_once('\n').expect("two lines");
+        let started: serde_json::Value = serde_json::from_str(started).unwrap();
+        assert_eq!(started["id"], b.id.as_str(), "{}", o.stdout);
+        assert!(started["pid"].as_i64().unwrap_or(0) > 0, "{}", o.stdout);
+        assert_eq!(uid, "1000");
+    });
+}
+
 #[test]
 fn spec_writes_a_runnable_config() {
     under_test_only("spec_writes_a_runnable_config", |rt| {
