@@ -389,6 +389,10 @@ done
 
 # --- row 3: COUNT containers kept running ----------------------------------------------------
 mem_avail() { awk '/^MemAvailable:/ { print $2 }' /proc/meminfo; } # kB
+# What the host cannot take back without killing something, in kB: anonymous and shmem pages,
+# unreclaimable slab, kernel stacks, page tables. Steadier than MemAvailable, which moves with
+# the page cache and the kernel's estimate of it.
+mem_held() { awk '/^(AnonPages|Shmem|SUnreclaim|KernelStack|PageTables):/ { s += $2 } END { print s }' /proc/meminfo; }
 # ns_procs NAME: the pids in NAME's pid namespace (daemons, shims, conmon), not the containers
 # (they are in nested pid namespaces), not its init and holder
 ns_procs() {
@@ -429,7 +433,7 @@ if [ "$COUNT" -gt 0 ]; then
     ns=${NSOF[$(engine_of "$e")]}
     echo "row 3, $(label "$e"): $COUNT x run -d ..." >&2
     sleep 2
-    m0=$(mem_avail); p0=$(pss_sum "$ns")
+    m0=$(mem_avail); h0=$(mem_held); p0=$(pss_sum "$ns")
     d0=$(for c in ${DAEMON[$(engine_of "$e")]}; do rss_of "$ns" "$c"; done | awk '{ s += $1 } END { print s + 0 }')
     # shellcheck disable=SC2086
     in_client many "$e" ${!cli}
@@ -438,12 +442,12 @@ if [ "$COUNT" -gt 0 ]; then
       continue
     fi
     sleep 2
-    m1=$(mem_avail); p1=$(pss_sum "$ns")
+    m1=$(mem_avail); h1=$(mem_held); p1=$(pss_sum "$ns")
     d1=$(for c in ${DAEMON[$(engine_of "$e")]}; do rss_of "$ns" "$c"; done | awk '{ s += $1 } END { print s + 0 }')
     rss_of "$ns" "${SHIM[$(engine_of "$e")]}" >"$T/$e.shimrss"
     rmargs=(-f); [ "$e" = podman ] && rmargs=(-f -t 0) # podman rm -f waits for SIGTERM's timeout first
     in_client rm_many "$e" "${!cli}" "${rmargs[@]}"
-    echo "$m0 $m1 $p0 $p1 $d0 $d1" >"$T/$e.mem"
+    echo "$m0 $m1 $p0 $p1 $d0 $d1 $h0 $h1" >"$T/$e.mem"
     # shellcheck disable=SC2086
     left=$(in_client ${!cli} ps -aq 2>/dev/null | wc -l)
     echo "$left" >"$T/$e.left"
@@ -533,17 +537,17 @@ mib() { awk -v k="$1" -v n="${2:-1}" 'BEGIN { printf "%.2f", k / 1024 / n }'; }
     echo
     echo "### $COUNT containers: run -d busybox sleep 3600, one after another, default bridge"
     echo
-    echo "| engine | run -d x$COUNT s | ms each | ratio to docker | shims | shim RSS MiB (median) | engine PSS MiB per container | daemon RSS growth MiB | host MemAvailable drop MiB per container | rm -f all s | left |"
-    echo "|---|---|---|---|---|---|---|---|---|---|---|"
+    echo "| engine | run -d x$COUNT s | ms each | ratio to docker | shims | shim RSS MiB (median) | engine PSS MiB per container | daemon RSS growth MiB | host MemAvailable drop MiB per container | host memory held MiB per container | rm -f all s | left |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
     base=$( [ -s "$T/docker.many" ] && awk -v c="$COUNT" '{ printf "%.1f", $1 / 1000 / c }' "$T/docker.many")
     for e in berthcli berth docker podman; do
       has "$(engine_of "$e")" || continue
       if [ -s "$T/$e.hung" ]; then
-        echo "| $(label "$e") | hung: $(sed 's/.*run -d number \([0-9]*\).*/run -d number \1 got no answer/' "$T/$e.hung") in $STALL s | | | | | | | | | |"
+        echo "| $(label "$e") | hung: $(sed 's/.*run -d number \([0-9]*\).*/run -d number \1 got no answer/' "$T/$e.hung") in $STALL s | | | | | | | | | | |"
         continue
       fi
-      if [ ! -s "$T/$e.many" ]; then echo "| $(label "$e") | not available | | | | | | | | | |"; continue; fi
-      read -r m0 m1 p0 p1 d0 d1 <"$T/$e.mem"
+      if [ ! -s "$T/$e.many" ]; then echo "| $(label "$e") | not available | | | | | | | | | | |"; continue; fi
+      read -r m0 m1 p0 p1 d0 d1 h0 h1 <"$T/$e.mem"
       tot=$(awk '{ printf "%.1f", $1 / 1e6 }' "$T/$e.many")
       each=$(awk -v c="$COUNT" '{ printf "%.1f", $1 / 1000 / c }' "$T/$e.many")
       fails=$(cat "$T/$e.manyfails")
@@ -552,7 +556,7 @@ mib() { awk -v k="$1" -v n="${2:-1}" 'BEGIN { printf "%.2f", k / 1024 / n }'; }
       shim=$(sort -n "$T/$e.shimrss" | awk '{ a[NR] = $1 } END { if (NR) printf "%.2f", ((NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) / 1024; else print "-" }')
       daemon=-; [ "$e" != podman ] && daemon=$(mib $((d1 - d0)))
       rmt=$(awk '{ printf "%.1f", $1 / 1e6 }' "$T/$e.rm")
-      echo "| $(label "$e") | $tot | $each | $(ratio "$each" "${base:-}") | $shims | $shim | $(mib $((p1 - p0)) "$COUNT") | $daemon | $(mib $((m0 - m1)) "$COUNT") | $rmt | $(cat "$T/$e.left") |"
+      echo "| $(label "$e") | $tot | $each | $(ratio "$each" "${base:-}") | $shims | $shim | $(mib $((p1 - p0)) "$COUNT") | $daemon | $(mib $((m0 - m1)) "$COUNT") | $(mib $((h1 - h0)) "$COUNT") | $rmt | $(cat "$T/$e.left") |"
     done
   fi
   echo
