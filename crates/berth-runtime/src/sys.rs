@@ -1,4 +1,5 @@
-//! Thin wrappers over the system calls nix does not cover: clone3, pivot_root, pidfd-free waits.
+//! Thin wrappers over system calls: clone3, pivot_root, pidfd-free waits, and the CPU affinity nudge
+//! that lets the init and the parent run at once.
 
 use crate::error::{Context, Result};
 use std::os::fd::RawFd;
