@@ -1,5 +1,5 @@
-//! Thin wrappers over system calls: clone3, pivot_root, pidfd-free waits, and the CPU affinity nudge
-//! that lets the init and the parent run at once.
+//! Thin wrappers over system calls: clone3, pivot_root, pidfd-free waits, and the CPU
+//! affinity nudge that lets the init and the parent run at once.
 
 use crate::error::{Context, Result};
 use std::os::fd::RawFd;
