@@ -127,8 +127,7 @@ fn launch_in(a: &Args) -> Result<Launched> {
     } = match a.mode {
         Mode::Start { .. } => in_helper(make_it)?,
         // An exec'd process usually lives briefly, and a user waits for its start: it is
-        // made in place, without the helper's fork (about 1 ms here, most of it the
-        // copy-on-write faults of a child whose parent lives on).
+        // made in place (through a helper an exec took 13.6 ms instead of 11.4 here).
         Mode::Exec { .. } => {
             let r = make_it();
             sys::set_stdio(&null, &null, &null)?;
