@@ -325,21 +325,7 @@ fn attached(cg: &std::fs::File) -> std::io::Result<Vec<u32>> {
 mod tests {
     use super::*;
 
-    fn rule(
-        allow: bool,
-        typ: LinuxDeviceType,
-        maj: Option<i64>,
-        min: Option<i64>,
-        a: &str,
-    ) -> LinuxDeviceCgroup {
-        let mut d = LinuxDeviceCgroup::default();
-        d.set_allow(allow);
-        d.set_typ(Some(typ));
-        d.set_major(maj);
-        d.set_minor(min);
-        d.set_access(Some(a.to_string()));
-        d
-    }
+    use crate::v1::new_device_rule as rule;
 
     /// A tiny interpreter of the instructions `program` emits, to check verdicts offline.
     fn run(p: &[Insn], typ: u32, access: u32, major: u32, minor: u32) -> u64 {

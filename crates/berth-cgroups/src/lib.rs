@@ -13,7 +13,7 @@ mod v2;
 pub use detect::Hierarchy;
 pub use error::{Error, Result};
 pub use stats::Stats;
-pub use v1::device_rule;
+pub use v1::{device_rule, new_device_rule};
 pub use v2::{blkio_to_io_weight, shares_to_weight};
 
 use fsutil::{mkdir_p, read, rmdir_tree, write};

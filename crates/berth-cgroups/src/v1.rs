@@ -263,6 +263,24 @@ fn apply_blkio(d: &dyn Dirs, b: &oci_spec::runtime::LinuxBlockIo) -> Result<()> 
     Ok(())
 }
 
+/// An OCI device rule: allow or deny `access` ("rwm" letters) to devices of `typ`, with
+/// `None` for any major or minor.
+pub fn new_device_rule(
+    allow: bool,
+    typ: LinuxDeviceType,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
+    let mut d = LinuxDeviceCgroup::default();
+    d.set_allow(allow);
+    d.set_typ(Some(typ));
+    d.set_major(major);
+    d.set_minor(minor);
+    d.set_access(Some(access.to_string()));
+    d
+}
+
 /// "TYPE MAJ:MIN ACCESS" as devices.allow/deny take it.
 pub fn device_rule(r: &LinuxDeviceCgroup) -> String {
     let typ = match r.typ().unwrap_or(LinuxDeviceType::A) {

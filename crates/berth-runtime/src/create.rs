@@ -13,9 +13,7 @@ use berth_cgroups::Cgroup;
 use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
-use oci_spec::runtime::{
-    LinuxDeviceCgroup, LinuxDeviceType, LinuxNamespaceType, LinuxResources, Spec,
-};
+use oci_spec::runtime::{LinuxDeviceType, LinuxNamespaceType, LinuxResources, Spec};
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
@@ -326,13 +324,7 @@ pub fn cgroup_resources(spec: &Spec) -> LinuxResources {
         return r;
     };
     let rule = |typ: LinuxDeviceType, major: Option<i64>, minor: Option<i64>, access: &str| {
-        let mut d = LinuxDeviceCgroup::default();
-        d.set_allow(true);
-        d.set_typ(Some(typ));
-        d.set_major(major);
-        d.set_minor(minor);
-        d.set_access(Some(access.to_string()));
-        d
+        berth_cgroups::new_device_rule(true, typ, major, minor, access)
     };
     use LinuxDeviceType::{B, C};
     rules.push(rule(C, None, None, "m"));
