@@ -180,35 +180,32 @@ fn setup(plan: &InitPlan, chan: &Channel) -> Result<()> {
     let exe = security::find_executable(&args[0], &env)?;
 
     chan.send(&Msg::Ready)?;
-    let start_hooks = !hooks::of_kind(&plan.spec, hooks::Kind::StartContainer).is_empty();
-    // Without startContainer hooks (which run as the runtime, before the drop), the process
-    // becomes its user now, while the runtime records the container (as runc does before
-    // its fifo); only a no_new_privs seccomp filter waits for the exec, so that the fifo's
-    // open and write are not subject to it.
-    let late_seccomp = if start_hooks {
-        None
-    } else {
-        Some(drop_privileges(process, &plan.caps, plan.seccomp.as_ref())?)
-    };
+    // With startContainer hooks (they run as the runtime, after `start`), the old order:
+    // wait, hooks, then drop privileges and exec.
+    if !hooks::of_kind(&plan.spec, hooks::Kind::StartContainer).is_empty() {
+        if let Some(fifo) = &plan.fifo {
+            wait_for_start(fifo)?;
+        }
+        hooks::run(&plan.spec, hooks::Kind::StartContainer, || {
+            state(Status::Running)
+        })?;
+        return exec_process(
+            process,
+            &plan.caps,
+            plan.seccomp.as_ref(),
+            &exe,
+            &args,
+            &env,
+        );
+    }
+    // Otherwise the process becomes its user now, while the runtime records the container
+    // (as runc does before its fifo); only a no_new_privs seccomp filter waits for the exec,
+    // so that the fifo's open and write are not subject to it.
+    let late_seccomp = drop_privileges(process, &plan.caps, plan.seccomp.as_ref())?;
     if let Some(fifo) = &plan.fifo {
         wait_for_start(fifo)?;
     }
-    match late_seccomp {
-        Some(late) => exec_now(late, &exe, &args, &env),
-        None => {
-            hooks::run(&plan.spec, hooks::Kind::StartContainer, || {
-                state(Status::Running)
-            })?;
-            exec_process(
-                process,
-                &plan.caps,
-                plan.seccomp.as_ref(),
-                &exe,
-                &args,
-                &env,
-            )
-        }
-    }
+    exec_now(late_seccomp, &exe, &args, &env)
 }
 
 /// The last steps shared by init and exec: rlimits, identity, capabilities, no_new_privs,

@@ -318,17 +318,13 @@ fn make_node(
                 }
                 node()
             }
-            r => r,
-        };
-        let r = match r {
             Err(nix::errno::Errno::EEXIST) => {
                 let _ = std::fs::remove_file(path);
                 node()
             }
             r => r,
         };
-        r.ctx(|| format!("mknod {}", path.display()))?;
-        return Ok(());
+        return r.ctx(|| format!("mknod {}", path.display()));
     }
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
