@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds berth as it ships: `berth` and `berth-shim` next to it, both linked statically
-# (glibc, non-PIE).
+# Builds berth as it ships: `berth` and `berth-shim` next to it, both linked statically and
+# non-PIE (`berth` with glibc, the shim with musl when that target is installed).
 # - One shim runs per container for the container's whole life; linked statically it maps no
 #   libc.so, libgcc_s or loader, so it faults in only the code it runs: about 0.90 MiB RSS
 #   instead of 1.03 (docs/shim.md).
@@ -20,9 +20,22 @@ case "${1:-}" in
   *) echo "usage: $0 [--release]" >&2; exit 2 ;;
 esac
 static=(-C target-feature=+crt-static -C relocation-model=static)
-cargo rustc "${profile[@]}" -p berth-shim --bin berth-shim -- "${static[@]}" >&2
+target=${CARGO_TARGET_DIR:-$PWD/target}
+out=$target/$dir
 cargo rustc "${profile[@]}" -p berth --bin berth -- "${static[@]}" >&2
-out=${CARGO_TARGET_DIR:-$PWD/target}/$dir
+# The shim against musl when that target is installed: 24 KiB less private memory per
+# container than with glibc, and as fast, because its launch helper allocates from a bump
+# arena (docs/shim.md). Otherwise against glibc, which works the same.
+musl=x86_64-unknown-linux-musl
+if [ -d "$(rustc --print sysroot)/lib/rustlib/$musl/lib" ]; then
+  cargo rustc "${profile[@]}" --target $musl -p berth-shim --bin berth-shim \
+    -- -C relocation-model=static >&2
+  cp "$target/$musl/$dir/berth-shim" "$out/berth-shim.new"
+  mv "$out/berth-shim.new" "$out/berth-shim"
+else
+  echo "note: the $musl target is not installed; linking berth-shim with glibc" >&2
+  cargo rustc "${profile[@]}" -p berth-shim --bin berth-shim -- "${static[@]}" >&2
+fi
 # A static link that silently came out dynamic would only show as time and memory.
 for b in berth berth-shim; do
   if LC_ALL=C readelf -lW "$out/$b" | grep -qE 'INTERP|DYNAMIC'; then

@@ -3,6 +3,9 @@
 
 mod shim;
 
+#[global_allocator]
+static ALLOC: shim::arena::ShimAlloc = shim::arena::ShimAlloc;
+
 fn main() {
     std::process::exit(shim::main());
 }

@@ -196,6 +196,7 @@ fn in_helper(make: impl FnOnce() -> Result<Made>) -> Result<Made> {
     // SAFETY: the shim is single-threaded, so the child may run any code after fork.
     match unsafe { nix::unistd::fork() }.ctx(|| "fork")? {
         nix::unistd::ForkResult::Child => {
+            super::arena::bump_from_now_on();
             drop(r);
             let made = make().map_err(|e| e.to_string());
             let mut line = serde_json::to_vec(&made).unwrap_or_default();

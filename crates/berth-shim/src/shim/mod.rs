@@ -1,6 +1,7 @@
 //! The shim process: parse the command line, fork away from the caller, make the process,
 //! report readiness on stdout, then serve until the process has exited.
 
+pub mod arena;
 mod args;
 mod conn;
 mod launch;
