@@ -65,7 +65,7 @@ BERTH_SHIM=${BERTH_SHIM:-$(dirname "$BERTH_BIN")/berth-shim}
 if [ ! -x "$BERTH_BIN" ] || [ ! -x "$BERTH_SHIM" ]; then echo "no $BERTH_BIN or $BERTH_SHIM" >&2; exit 1; fi
 
 # --- namespaces, and leaving nothing behind --------------------------------------------------
-WORK=$(mktemp -d /tmp/berth-bench-engine.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/berth-bench-engine.XXXXXX")
 T=$WORK/t # timings
 mkdir -p "$T"
 DOCKER_CG=berth-bench-docker-$$ # dockerd's --cgroup-parent: its containers' cgroups, all ours

@@ -10,12 +10,13 @@ mount -t tmpfs tmpfs /dev/shm
 mount -t mqueue mqueue /dev/mqueue
 ip link set lo up
 hostname berth-guest
-# A data disk when one was given, also under /tmp (overlayfs cannot take its upper layer from
-# an overlay, and tests make their data roots in /tmp).
+# A data disk when one was given, at /gd, and TMPDIR on it: overlayfs cannot take its upper
+# layer from an overlay, and the tests and benches make their data roots in TMPDIR. (Not a
+# mount over /tmp: the host's checkout may live there.)
 if modprobe virtio_blk 2>/dev/null && sleep 0.5 && [ -b /dev/vda ]; then
-  mkdir -p /var/lib/guest-disk && mount /dev/vda /var/lib/guest-disk
-  mkdir -p /var/lib/guest-disk/tmp && chmod 1777 /var/lib/guest-disk/tmp
-  mount --bind /var/lib/guest-disk/tmp /tmp
+  mkdir -p /gd && mount /dev/vda /gd
+  mkdir -p /gd/tmp && chmod 1777 /gd/tmp
+  export TMPDIR=/gd/tmp
 fi
 echo; echo "guest: kernel $(uname -r), $(nproc) cpus, $(stat -fc %T /sys/fs/cgroup)" \
   "(controllers: $(cat /sys/fs/cgroup/cgroup.controllers))"

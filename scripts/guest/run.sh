@@ -8,7 +8,7 @@
 # - No network device; qemu emulates the CPU (TCG: this machine offers no nested KVM that
 #   runs a stock kernel), so everything runs about 10 times slower.
 # Usage: scripts/guest/run.sh [--disk MiB] [--mem MiB] [--cpus N] -- COMMAND [ARG...]
-#   --disk: an empty ext4 disk mounted at /var/lib/guest-disk (overlayfs needs a real upper).
+#   --disk: an empty ext4 disk at /gd, with TMPDIR=/gd/tmp (overlayfs needs a real upper).
 # Prints the guest's console; exits with COMMAND's status, or 77 (and says why) when no guest
 # can be made here (qemu or the kernel cannot be had).
 set -euo pipefail

@@ -92,7 +92,7 @@ impl Daemon {
     pub fn start() -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("berth-eng-")
-            .tempdir_in("/tmp")
+            .tempdir_in(std::env::temp_dir())
             .unwrap();
         let holder = Command::new("unshare")
             .args([
