@@ -4,24 +4,25 @@
 # - The kernel is Debian's 6.12 cloud kernel (apt-get download, never installed here).
 # - The guest's root is this machine's / shared read-only over virtiofs under a tmpfs overlay:
 #   the same binaries, tests and tools, and nothing it writes reaches this machine, except
-#   files under /guest-out (target/guest/out here).
+#   files under /guest-out (--out DIR here; by default a directory removed at the end).
 # - No network device; qemu emulates the CPU (TCG: this machine offers no nested KVM that
 #   runs a stock kernel), so everything runs about 10 times slower.
-# Usage: scripts/guest/run.sh [--disk MiB] [--mem MiB] [--cpus N] -- COMMAND [ARG...]
+# Usage: scripts/guest/run.sh [--disk MiB] [--mem MiB] [--cpus N] [--out DIR] -- COMMAND [ARG...]
 #   --disk: an empty ext4 disk at /gd, with TMPDIR=/gd/tmp (overlayfs needs a real upper).
 # Prints the guest's console; exits with COMMAND's status, or 77 (and says why) when no guest
 # can be made here (qemu or the kernel cannot be had).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-disk=0 mem=4096 cpus=2
+disk=0 mem=4096 cpus=2 out=
 while [ $# -gt 0 ]; do
   case "$1" in
+    --out) out=$(realpath -m "$2"); shift 2 ;;
     --disk) disk=$2; shift 2 ;;
     --mem) mem=$2; shift 2 ;;
     --cpus) cpus=$2; shift 2 ;;
     --) shift; break ;;
-    *) echo "usage: $0 [--disk MiB] [--mem MiB] [--cpus N] -- COMMAND [ARG...]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--disk MiB] [--mem MiB] [--cpus N] [--out DIR] -- COMMAND [ARG...]" >&2; exit 2 ;;
   esac
 done
 [ $# -gt 0 ] || { echo "$0: no command given" >&2; exit 2; }
@@ -60,44 +61,46 @@ if [ ! -e "$g/kernel/ready" ]; then
 fi
 ver=$(ls "$g/kernel/lib/modules")
 
-# The job: the command, run from the current directory.
-rm -rf "$g/out" && mkdir -p "$g/out"
+# This run's own directory (guests may run side by side): the job, the sockets, the disk,
+# and the output share unless --out names one.
+run=$(mktemp -d "$g/run.XXXXXX")
+out=${out:-$run/out}
+mkdir -p "$out" && rm -f "$out/exit"
 {
   echo '#!/bin/bash'
   printf '%q ' "$@"
   echo
-} >"$g/job.sh"
+} >"$run/job.sh"
 drive=()
 if [ "$disk" != 0 ]; then
-  rm -f "$g/disk.img" && truncate -s "${disk}M" "$g/disk.img" && mkfs.ext4 -q -F "$g/disk.img"
-  drive=(-drive "file=$g/disk.img,if=virtio,format=raw,cache=unsafe")
+  truncate -s "${disk}M" "$run/disk.img" && mkfs.ext4 -q -F "$run/disk.img"
+  drive=(-drive "file=$run/disk.img,if=virtio,format=raw,cache=unsafe")
 fi
 
 pids=()
 cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -f "$g/root.sock" "$g/out.sock" "$g/disk.img"
+  rm -rf "$run"
 }
 trap cleanup EXIT
-rm -f "$g/root.sock" "$g/out.sock"
 # cache=always: the shared root does not change while the guest runs, and the guest
 # re-reading every binary at each open (cache=auto) made a container start take seconds.
-$virtiofsd --socket-path="$g/root.sock" -o source=/ -o cache=always -o sandbox=chroot 2>"$g/virtiofsd-root.log" &
+$virtiofsd --socket-path="$run/root.sock" -o source=/ -o cache=always -o sandbox=chroot 2>"$g/virtiofsd-root.log" &
 pids+=($!)
-$virtiofsd --socket-path="$g/out.sock" -o source="$g/out" -o cache=none -o sandbox=chroot 2>"$g/virtiofsd-out.log" &
+$virtiofsd --socket-path="$run/out.sock" -o source="$out" -o cache=none -o sandbox=chroot 2>"$g/virtiofsd-out.log" &
 pids+=($!)
-for _ in $(seq 100); do [ -S "$g/root.sock" ] && [ -S "$g/out.sock" ] && break; sleep 0.05; done
+for _ in $(seq 100); do [ -S "$run/root.sock" ] && [ -S "$run/out.sock" ] && break; sleep 0.05; done
 qemu-system-x86_64 -accel tcg,thread=${GUEST_TCG_THREAD:-single} -cpu max -smp "$cpus" -m "$mem" \
   -nographic -no-reboot -nic none \
   -object "memory-backend-memfd,id=mem,size=${mem}M,share=on" -numa node,memdev=mem \
-  -chardev "socket,id=root,path=$g/root.sock" -device vhost-user-fs-pci,chardev=root,tag=host \
-  -chardev "socket,id=out,path=$g/out.sock" -device vhost-user-fs-pci,chardev=out,tag=out \
+  -chardev "socket,id=root,path=$run/root.sock" -device vhost-user-fs-pci,chardev=root,tag=host \
+  -chardev "socket,id=out,path=$run/out.sock" -device vhost-user-fs-pci,chardev=out,tag=out \
   "${drive[@]}" \
   -kernel "$g/kernel/boot/vmlinuz-$ver" -initrd "$g/kernel/initramfs.gz" \
-  -append "console=ttyS0 quiet panic=-1 guest.modules=$g/kernel/lib/modules/$ver guest.init=$here/guest-init.sh guest.job=$g/job.sh guest.cwd=$PWD" |
+  -append "console=ttyS0 quiet panic=-1 guest.modules=$g/kernel/lib/modules/$ver guest.init=$here/guest-init.sh guest.job=$run/job.sh guest.cwd=$PWD" |
   grep --line-buffered -v -e 'virtio_fs_enqueue_req' -e '^\s*$' -e $'\e'
-if [ ! -s "$g/out/exit" ]; then
+if [ ! -s "$out/exit" ]; then
   echo "$0: the guest left no exit status (it crashed or timed out)" >&2
   exit 1
 fi
-exit "$(cat "$g/out/exit")"
+exit "$(cat "$out/exit")"

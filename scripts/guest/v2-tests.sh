@@ -30,5 +30,5 @@ rmdir /sys/fs/cgroup/berth 2>/dev/null
 left=$(find /sys/fs/cgroup -mindepth 1 -type d | head -5)
 [ -z "$left" ] || { echo "left behind in /sys/fs/cgroup: $left"; rc=1; }
 exit $rc'
-exec scripts/guest/run.sh --disk 8192 --mem 6144 -- env BERTH_TEST_BIN="$BERTH_TEST_BIN" \
+exec scripts/guest/run.sh --disk 8192 --mem 6144 -- env BERTH_TEST_SLOW=5 BERTH_TEST_BIN="$BERTH_TEST_BIN" \
   BERTH_TEST_SHIM="$BERTH_TEST_SHIM" bash -c "$job"

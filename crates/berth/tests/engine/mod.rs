@@ -174,8 +174,14 @@ impl Daemon {
             .unwrap();
         self.daemon = Some(child);
         // Generous: a restarted daemon first recovers every container it had, and a loaded
-        // CI machine is slow. A daemon that exited is reported at once.
-        let end = Instant::now() + Duration::from_secs(60);
+        // CI machine is slow; BERTH_TEST_SLOW multiplies it (scripts/guest/ emulates its
+        // CPU). A daemon that exited is reported at once.
+        let slow = std::env::var("BERTH_TEST_SLOW")
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(1);
+        let wait = Duration::from_secs(60 * slow.max(1));
+        let end = Instant::now() + wait;
         loop {
             if self.docker(&["version"]).status.success() {
                 return;
@@ -189,7 +195,7 @@ impl Daemon {
             }
             assert!(
                 Instant::now() < end,
-                "daemon did not answer in 60 s: {}",
+                "daemon did not answer in {wait:?}: {}",
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(20));
