@@ -4,17 +4,12 @@
 mod common;
 
 use berth_cgroups::{Cgroup, Hierarchy};
-use common::{proc_state, root_or_skip, sleeper, unique_path, Guard};
-use oci_spec::runtime::LinuxResources;
+use common::{proc_state, resources, root_or_skip, sleeper, unique_path, Guard};
 use std::io::Write;
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn resources(json: &str) -> LinuxResources {
-    serde_json::from_str(json).unwrap()
-}
 
 /// The v1 hierarchy, or None (with a message) when this test cannot run here.
 fn v1_or_skip(test: &str) -> Option<Hierarchy> {

@@ -6,8 +6,7 @@
 mod common;
 
 use berth_cgroups::{Cgroup, Hierarchy};
-use common::{root_or_skip, sleeper, unique_path, Guard};
-use oci_spec::runtime::LinuxResources;
+use common::{resources, root_or_skip, sleeper, unique_path, Guard};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 
@@ -91,7 +90,7 @@ fn lifecycle() {
     let offered = std::fs::read_to_string(dir.join("cgroup.controllers")).unwrap();
     let has = |c: &str| offered.split_whitespace().any(|o| o == c);
     if has("pids") {
-        let r: LinuxResources = serde_json::from_str(r#"{"pids":{"limit":5}}"#).unwrap();
+        let r = resources(r#"{"pids":{"limit":5}}"#);
         cg.apply(&r).unwrap();
         assert_eq!(
             std::fs::read_to_string(dir.join("pids.max"))
@@ -100,7 +99,7 @@ fn lifecycle() {
             "5"
         );
     } else {
-        let r: LinuxResources = serde_json::from_str(r#"{"pids":{"limit":5}}"#).unwrap();
+        let r = resources(r#"{"pids":{"limit":5}}"#);
         let e = cg.apply(&r).unwrap_err();
         assert_eq!(
             e.to_string(),
@@ -108,9 +107,7 @@ fn lifecycle() {
         );
     }
     if has("hugetlb") && Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
-        let r: LinuxResources =
-            serde_json::from_str(r#"{"hugepageLimits":[{"pageSize":"2MB","limit":4194304}]}"#)
-                .unwrap();
+        let r = resources(r#"{"hugepageLimits":[{"pageSize":"2MB","limit":4194304}]}"#);
         cg.apply(&r).unwrap();
         let v = std::fs::read_to_string(dir.join("hugetlb.2MB.max")).unwrap();
         assert_eq!(v.trim(), "4194304");
@@ -170,11 +167,10 @@ fn device_rules_are_enforced() {
     let cg = Cgroup::new(&h, &unique_path());
     let mut g = Guard::new(&cg);
     cg.create().unwrap();
-    let deny_zero: LinuxResources = serde_json::from_str(
+    let deny_zero = resources(
         r#"{"devices":[{"allow":false,"access":"rwm"},
                        {"allow":true,"type":"c","major":1,"minor":3,"access":"rw"}]}"#,
-    )
-    .unwrap();
+    );
     if let Err(e) = cg.apply(&deny_zero) {
         let msg = e.to_string();
         assert!(msg.contains("device filter"), "{msg}");
@@ -209,12 +205,11 @@ fn device_rules_are_enforced() {
         out
     };
     assert_eq!(probe(&mut g), "null-ok zero-denied ");
-    let allow_zero: LinuxResources = serde_json::from_str(
+    let allow_zero = resources(
         r#"{"devices":[{"allow":false,"access":"rwm"},
                        {"allow":true,"type":"c","major":1,"minor":3,"access":"rw"},
                        {"allow":true,"type":"c","major":1,"minor":5,"access":"r"}]}"#,
-    )
-    .unwrap();
+    );
     cg.apply(&allow_zero).unwrap();
     assert_eq!(probe(&mut g), "null-ok zero-ok ");
     // And back: the newest program alone decides.

@@ -3,8 +3,14 @@
 #![allow(dead_code)]
 
 use berth_cgroups::Cgroup;
+use oci_spec::runtime::LinuxResources;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// OCI resources from their JSON form.
+pub fn resources(json: &str) -> LinuxResources {
+    serde_json::from_str(json).unwrap()
+}
 
 /// Whether we run as root; prints why a test is skipped when not.
 pub fn root_or_skip(test: &str) -> bool {
