@@ -248,21 +248,11 @@ fn fs_err(op: &'static str, dir: &Path) -> impl FnOnce(std::io::Error) -> Error 
 /// replacing any this cgroup had (an `update`); its ancestors' programs still apply.
 pub(crate) fn apply(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     let insns = program(rules);
-    let license = c"Apache-2.0";
-    let mut log = vec![0u8; 16 * 1024];
-    let mut load = ProgLoadAttr {
-        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
-        insn_cnt: insns.len() as u32,
-        insns: insns.as_ptr() as u64,
-        license: license.as_ptr() as u64,
-        log_level: 1,
-        log_size: log.len() as u32,
-        log_buf: log.as_mut_ptr() as u64,
-        expected_attach_type: BPF_CGROUP_DEVICE,
-        ..Default::default()
-    };
-    load.prog_name[..11].copy_from_slice(b"berth_devcg");
-    let prog = bpf(BPF_PROG_LOAD, &mut load).map(owned).map_err(|source| {
+    // Loaded without the verifier's log (it is written on every load, and this runs at every
+    // container start); only a refused program is loaded again, with it, to say why.
+    let prog = load(&insns, None).map_err(|source| {
+        let mut log = vec![0u8; 16 * 1024];
+        let _ = load(&insns, Some(&mut log));
         let verifier = String::from_utf8_lossy(&log);
         let verifier = verifier.trim_end_matches('\0').trim();
         Error::Invalid(format!(
@@ -304,6 +294,26 @@ pub(crate) fn apply(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
             .map_err(fs_err("detaching the old device filter from", dir))?;
     }
     Ok(())
+}
+
+/// BPF_PROG_LOAD of a device program; `log` receives the verifier's account when given.
+fn load(insns: &[Insn], log: Option<&mut [u8]>) -> std::io::Result<OwnedFd> {
+    let license = c"Apache-2.0";
+    let mut attr = ProgLoadAttr {
+        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        expected_attach_type: BPF_CGROUP_DEVICE,
+        ..Default::default()
+    };
+    if let Some(log) = log {
+        attr.log_level = 1;
+        attr.log_size = log.len() as u32;
+        attr.log_buf = log.as_mut_ptr() as u64;
+    }
+    attr.prog_name[..11].copy_from_slice(b"berth_devcg");
+    bpf(BPF_PROG_LOAD, &mut attr).map(owned)
 }
 
 /// The ids of the device programs attached to this cgroup itself (not its ancestors').
