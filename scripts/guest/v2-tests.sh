@@ -13,10 +13,13 @@ tests=(-p berth --test runtime_limits --test runtime_lifecycle --test runtime_ba
 bins=$(cargo test "${tests[@]}" --no-run --message-format=json 2>/dev/null |
   jq -r 'select(.profile.test == true and .executable != null) | .executable')
 [ -n "$bins" ] || { echo "$0: no test binaries were built" >&2; exit 1; }
-bin=$(./scripts/build.sh)
-mkdir -p "$bin/static"
-cp "$bin/berth" "$bin/berth-shim" "$bin/static/"
-export BERTH_TEST_BIN=$bin/static/berth BERTH_TEST_SHIM=$bin/static/berth-shim
+# scripts/test.sh has built berth as it ships and says where; alone, build it here the same way.
+if [ -z "${BERTH_TEST_BIN:-}" ] || [ -z "${BERTH_TEST_SHIM:-}" ]; then
+  bin=$(./scripts/build.sh)
+  mkdir -p "$bin/static"
+  cp "$bin/berth" "$bin/berth-shim" "$bin/static/"
+  export BERTH_TEST_BIN=$bin/static/berth BERTH_TEST_SHIM=$bin/static/berth-shim
+fi
 filter=${1:-}
 # In the guest: each binary one test at a time (two emulated CPUs), then what is left.
 job='rc=0
