@@ -236,6 +236,30 @@ impl Cgroup {
         Ok(fsutil::kv(&fsutil::read_kv(&dir, file), "oom_kill"))
     }
 
+    /// Names of the sub-cgroups directly below this one, in any of its directories, sorted.
+    /// A missing cgroup has none.
+    pub fn children(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .dirs()
+            .iter()
+            .filter_map(|(_, d)| std::fs::read_dir(d).ok())
+            .flat_map(|rd| rd.flatten())
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// The cgroup `name` directly below this one.
+    pub fn child(&self, name: &str) -> Cgroup {
+        Cgroup {
+            hierarchy: self.hierarchy.clone(),
+            rel: self.rel.join(name),
+        }
+    }
+
     /// Remove every directory (sub-cgroups first), waiting briefly for exiting processes.
     pub fn destroy(&self) -> Result<()> {
         for (_, dir) in self.dirs() {

@@ -13,6 +13,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// Where containers' cgroups go unless `--cgroup-parent` says otherwise (docker: /docker).
+pub const DEFAULT_CGROUP_PARENT: &str = "/berth";
+
 /// How the daemon was started.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -33,6 +36,10 @@ pub struct EngineConfig {
     pub insecure_registries: Vec<String>,
     /// `--dns`: where user networks' resolvers send names that are not containers'.
     pub dns: Vec<String>,
+    /// `--cgroup-parent`: containers' cgroups are made under it (`<parent>/<id>`) unless a
+    /// container names its own. The daemon owns it: on start it removes the empty cgroups
+    /// there of containers that are not running.
+    pub cgroup_parent: String,
 }
 
 impl EngineConfig {
@@ -47,6 +54,7 @@ impl EngineConfig {
             bridge_name: "berth0".to_string(),
             insecure_registries: Vec::new(),
             dns: Vec::new(),
+            cgroup_parent: DEFAULT_CGROUP_PARENT.to_string(),
         }
     }
 }
@@ -85,6 +93,7 @@ impl Engine {
     /// Open (or make) the state under the configured roots and bring every container's
     /// state in line with what is really there (see `recover`).
     pub fn open(cfg: EngineConfig) -> Result<Arc<Engine>> {
+        crate::cgroups::check_parent(&cfg.cgroup_parent)?;
         for d in [
             cfg.data_root.join("containers"),
             cfg.data_root.join("volumes"),

@@ -149,6 +149,7 @@ impl Engine {
             }
         }
         self.sweep_orphan_dirs();
+        self.sweep_cgroups();
         let (networks, live) = self.firewall_state();
         berth_net::restore_elements(&networks, &live, &self.cfg.nft_table)?;
         Ok(())

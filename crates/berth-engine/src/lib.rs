@@ -3,6 +3,7 @@
 //! (berth-net); restart policies; recovery after a crash. The API crate calls into it.
 
 mod archive;
+mod cgroups;
 mod container;
 mod db;
 mod dns;
@@ -27,7 +28,7 @@ mod volumes;
 
 pub use archive::{ArchiveSource, ExtractOpts, PathStat};
 pub use container::{ContainerRecord, MountPoint, NetAttach, Published, State, Status};
-pub use engine::{Engine, EngineConfig};
+pub use engine::{Engine, EngineConfig, DEFAULT_CGROUP_PARENT};
 pub use error::{Error, Result};
 pub use events::{Event, Events};
 pub use exec::{ExecConfig, ExecRecord};

@@ -94,6 +94,9 @@ impl Engine {
                 "can't create 'AutoRemove' container with restart policy".into(),
             ));
         }
+        if !hc.cgroup_parent.is_empty() {
+            crate::cgroups::check_parent(&hc.cgroup_parent)?;
+        }
         let (mounts, tmpfs) = self.resolve_mounts(&cfg, &hc)?;
 
         let id = loop {
@@ -351,6 +354,7 @@ impl Engine {
                 uid,
                 gid,
                 additional_gids: extra,
+                cgroups_path: self.cgroups_path(&rec),
             },
         )?;
         let cfg_path = dir.join("config.json");

@@ -85,6 +85,8 @@ pub struct HostConfig {
     pub init: Option<bool>,
     pub oom_kill_disable: Option<bool>,
     pub shm_size: i64,
+    /// `--cgroup-parent`: the container's cgroup is `<this>/<id>` (empty: the daemon's).
+    pub cgroup_parent: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -37,6 +37,8 @@ pub struct SpecInputs<'a> {
     pub uid: u32,
     pub gid: u32,
     pub additional_gids: Vec<u32>,
+    /// `<cgroup parent>/<id>`.
+    pub cgroups_path: String,
 }
 
 /// The capability list after `--cap-add` and `--cap-drop` (`ALL` understood).
@@ -233,7 +235,7 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
         "linux": {
             "namespaces": namespaces,
             "resources": resources,
-            "cgroupsPath": format!("/berth/{}", rec.id),
+            "cgroupsPath": inp.cgroups_path,
             "maskedPaths": [
                 "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
                 "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",

@@ -42,6 +42,10 @@ pub struct DaemonArgs {
     /// The default bridge device
     #[arg(long, default_value = "berth0")]
     bridge: String,
+    /// Where containers' cgroups are made (<parent>/<id>), unless a container names its
+    /// own. The daemon owns it: on start it removes leftover empty cgroups there.
+    #[arg(long = "cgroup-parent", default_value = berth_engine::DEFAULT_CGROUP_PARENT)]
+    cgroup_parent: String,
 }
 
 fn parse_pool(s: &str) -> anyhow::Result<(String, u8)> {
@@ -87,6 +91,7 @@ pub fn main(args: DaemonArgs) -> anyhow::Result<()> {
     cfg.dns = args.dns;
     cfg.nft_table = args.nft_table;
     cfg.bridge_name = args.bridge;
+    cfg.cgroup_parent = args.cgroup_parent;
     let engine = berth_engine::Engine::open(cfg).context("starting the engine")?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

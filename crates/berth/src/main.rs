@@ -25,7 +25,7 @@ enum Cmd {
     /// Network stack without the daemon: attach a netns to a bridge network (JSON in/out)
     Net(Lazy<net_cmd::NetArgs>),
     /// Run the engine: the Docker Engine API on a unix socket
-    Daemon(daemon_cmd::DaemonArgs),
+    Daemon(Box<daemon_cmd::DaemonArgs>),
     #[command(flatten)]
     Docker(Box<berth_cli::Command>),
 }
@@ -58,7 +58,7 @@ fn main() {
             }
         }
         Cmd::Daemon(args) => {
-            if let Err(e) = daemon_cmd::main(args) {
+            if let Err(e) = daemon_cmd::main(*args) {
                 eprintln!("berth daemon: {e:#}");
                 std::process::exit(1);
             }

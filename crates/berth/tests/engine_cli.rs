@@ -526,3 +526,54 @@ fn an_rm_containers_layer_is_volatile_and_a_kept_ones_is_not() {
     );
     d.ok(&["rm", "kept"]);
 }
+
+/// `--cgroup-parent`: the container's cgroup is made under it, with its limits, and goes
+/// with the container; a parent that climbs out of the hierarchy is refused.
+#[test]
+fn cgroup_parent_places_the_container() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let sub = format!("/{}/custom", d.cgroup_parent);
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--cgroup-parent",
+        &sub,
+        "-m",
+        "32m",
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.HostConfig.CgroupParent}}", &id]),
+        sub
+    );
+    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", &id]);
+    let cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(cg.contains(&format!("{sub}/{id}\n")), "{cg}");
+    let dirs: Vec<_> = engine::cgroup_roots()
+        .iter()
+        .map(|r| r.join(&sub[1..]).join(&id))
+        .filter(|p| p.is_dir())
+        .collect();
+    let limit = dirs
+        .iter()
+        .find_map(|p| {
+            std::fs::read_to_string(p.join("memory.limit_in_bytes"))
+                .or_else(|_| std::fs::read_to_string(p.join("memory.max")))
+                .ok()
+        })
+        .unwrap_or_default();
+    assert_eq!(limit.trim(), "33554432", "{dirs:?}");
+    d.ok(&["rm", "-f", &id]);
+    assert!(dirs.iter().all(|p| !p.exists()), "{dirs:?} left");
+    let out = d.docker(&["run", "--cgroup-parent", "../escape", "busybox", "true"]);
+    let err = engine::stderr(&out);
+    assert!(
+        !out.status.success() && err.contains("invalid cgroup parent"),
+        "{err}"
+    );
+}

@@ -35,11 +35,11 @@ struct Host {
     veths: BTreeSet<String>,
     /// Overlay rootfs mounts under the data root: the container dirs' names (id[..12]).
     mounts: BTreeSet<String>,
-    /// Container ids with a cgroup dir under any controller's berth/.
+    /// Names of the cgroups under the daemon's cgroup parent, in any hierarchy.
     cgroups: BTreeSet<String>,
     /// Container ids of `berth-shim start` processes in the daemon's mount namespace.
     shims: Vec<String>,
-    /// Container ids with a process in their cgroup.
+    /// Names of the cgroups under the daemon's parent that hold a process.
     procs: BTreeSet<String>,
     /// Published host port -> container address, from berth's nftables map.
     nft_ports: BTreeMap<u16, String>,
@@ -57,9 +57,8 @@ fn ns_of(pid: &str, kind: &str) -> Option<PathBuf> {
     std::fs::read_link(format!("/proc/{pid}/ns/{kind}")).ok()
 }
 
-/// Read everything the witness counts. `known` are the ids this test ever learned (cgroups
-/// live in the host's shared hierarchy, where other tests' containers may be too).
-fn witness(d: &Daemon, known: &BTreeSet<String>) -> Host {
+/// Read everything the witness counts.
+fn witness(d: &Daemon) -> Host {
     let mut h = Host::default();
     let links = stdout(&d.ns(&["ip", "-o", "link", "show", "type", "veth"]));
     for l in links.lines() {
@@ -84,23 +83,21 @@ fn witness(d: &Daemon, known: &BTreeSet<String>) -> Host {
                 .insert(c[0].as_os_str().to_string_lossy().into_owned());
         }
     }
-    for ctrl in names_in(Path::new("/sys/fs/cgroup")) {
-        let dir = Path::new("/sys/fs/cgroup").join(ctrl).join("berth");
-        for id in names_in(&dir) {
-            if known.contains(&id) {
-                h.cgroups.insert(id);
-            }
-        }
+    for parent in d.cgroup_parents() {
+        h.cgroups.extend(engine::cgroups_in(&parent));
     }
+    let under = format!("/{}/", d.cgroup_parent);
     let mnt = ns_of(&d.holder_pid().to_string(), "mnt");
     for e in names_in(Path::new("/proc")) {
         if e.parse::<u32>().is_err() {
             continue;
         }
         if let Ok(cg) = std::fs::read_to_string(format!("/proc/{e}/cgroup")) {
-            for id in known {
-                if cg.contains(&format!("/berth/{id}\n")) {
-                    h.procs.insert(id.clone());
+            // "4:pids:/<parent>/<id>" (v2: "0::/<parent>/<id>")
+            for l in cg.lines() {
+                if let Some((_, rest)) = l.split_once(&under) {
+                    h.procs
+                        .insert(rest.split('/').next().unwrap_or(rest).to_string());
                 }
             }
         }
@@ -180,7 +177,7 @@ fn seen(d: &Daemon) -> BTreeMap<String, Seen> {
 /// container left nothing. Returns (running, stopped) counts.
 fn check(d: &Daemon, known: &BTreeSet<String>) -> (usize, usize) {
     let seen = seen(d);
-    let h = witness(d, known);
+    let h = witness(d);
     let mut problems = Vec::new();
     let mut p = |s: String| problems.push(s);
     let running: BTreeMap<&String, &Seen> =
@@ -260,6 +257,16 @@ fn check(d: &Daemon, known: &BTreeSet<String>) -> (usize, usize) {
             h.veths.difference(&want_veths).collect::<Vec<_>>(),
             want_veths.difference(&h.veths).collect::<Vec<_>>()
         ));
+    }
+    let want_ids: BTreeSet<String> = running.keys().map(|id| id.to_string()).collect();
+    for (what, have) in [("cgroups", &h.cgroups), ("processes in cgroups", &h.procs)] {
+        if *have != want_ids {
+            p(format!(
+                "{what} under the daemon's parent: extra {:?}, missing {:?}",
+                have.difference(&want_ids).collect::<Vec<_>>(),
+                want_ids.difference(have).collect::<Vec<_>>()
+            ));
+        }
     }
     let want_mounts: BTreeSet<String> = running.keys().map(|id| id[..12].to_string()).collect();
     if h.mounts != want_mounts {
@@ -445,7 +452,7 @@ fn killed_daemon_during_50_starts_leaves_containers_whole_or_gone() {
         .all_ids()
         .is_empty()));
     assert_eq!(check(&d, &known), (0, 0));
-    let h = witness(&d, &known);
+    let h = witness(&d);
     assert!(
         h.veths.is_empty()
             && h.mounts.is_empty()
@@ -470,15 +477,17 @@ fn a_daemon_that_never_comes_back_leaves_nothing_after_the_test() {
     let running = d.ok(&["run", "-d", "--network", "none", "busybox", "sleep", "1000"]);
     let created = d.ok(&["create", "--network", "none", "busybox", "sleep", "1000"]);
     d.kill_daemon();
-    let cgroup = |id: &str| Path::new("/sys/fs/cgroup/pids/berth").join(id);
-    assert!(
-        cgroup(&running).exists(),
-        "the running container has its cgroup"
-    );
-    let pids = std::fs::read_to_string(cgroup(&running).join("cgroup.procs")).unwrap();
+    let dirs = d.cgroup_dirs(&running);
+    assert!(!dirs.is_empty(), "the running container has its cgroup");
+    let pids = std::fs::read_to_string(dirs[0].join("cgroup.procs")).unwrap();
     let pid: i32 = pids.lines().next().unwrap().trim().parse().unwrap();
+    let parents = d.cgroup_parents();
     drop(d);
-    assert!(!cgroup(&running).exists() && !cgroup(&created).exists());
+    assert!(
+        parents.iter().all(|p| !p.exists()),
+        "the test's cgroup parent outlived it: {parents:?}"
+    );
+    let _ = created;
     assert!(
         eventually(Duration::from_secs(5), || !Path::new(&format!(
             "/proc/{pid}"
@@ -486,4 +495,64 @@ fn a_daemon_that_never_comes_back_leaves_nothing_after_the_test() {
         .exists()),
         "the container's process {pid} outlived the test"
     );
+}
+
+/// A killed daemon can leave cgroups that no record names (a create cut short with it). The
+/// restarted daemon removes the empty ones under its parent; it keeps its running
+/// containers' cgroups, any cgroup that holds a process, and names that are not container ids.
+#[test]
+fn a_restarted_daemon_removes_leftover_empty_cgroups() {
+    if !engine::usable() {
+        return;
+    }
+    let mut d = Daemon::start();
+    let running = d.ok(&["run", "-d", "--network", "none", "busybox", "sleep", "1000"]);
+    let exited = d.ok(&["run", "-d", "--network", "none", "busybox", "true"]);
+    assert_eq!(d.ok(&["wait", &exited]), "0");
+    d.kill_daemon();
+    let (leftover, busy, other) = ("ab".repeat(32), "cd".repeat(32), "not-a-container");
+    let parents = d.cgroup_parents();
+    for p in &parents {
+        for n in [leftover.as_str(), busy.as_str(), other] {
+            std::fs::create_dir(p.join(n)).unwrap();
+        }
+    }
+    // A process in `busy` (the pids hierarchy on v1, the only one on v2).
+    let pids_parent = parents
+        .iter()
+        .find(|p| p.parent().is_some_and(|r| r.ends_with("pids")))
+        .unwrap_or(&parents[0]);
+    let sleeper = engine::Kill(
+        std::process::Command::new("sleep")
+            .arg("1000")
+            .spawn()
+            .unwrap(),
+    );
+    std::fs::write(
+        pids_parent.join(&busy).join("cgroup.procs"),
+        sleeper.0.id().to_string(),
+    )
+    .unwrap();
+    d.spawn_daemon();
+    for p in &parents {
+        assert!(!p.join(&leftover).exists(), "{} survived", p.display());
+        assert!(p.join(&busy).is_dir() && p.join(other).is_dir());
+        assert!(
+            p.join(&running).is_dir(),
+            "the running container's cgroup went"
+        );
+        assert!(!p.join(&exited).exists());
+    }
+    assert!(
+        d.log().contains("holds processes"),
+        "the daemon did not report the cgroup it left: {}",
+        d.log()
+    );
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", &running]),
+        "running"
+    );
+    d.ok(&["exec", &running, "true"]);
+    drop(sleeper);
+    // Dropping the daemon removes the rest (its whole parent).
 }

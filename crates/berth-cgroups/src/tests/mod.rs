@@ -213,3 +213,20 @@ fn weight_conversions_match_runc() {
 }
 
 mod edge_cases;
+
+#[test]
+fn children_are_listed_across_v1_hierarchies() {
+    let t = tempfile::tempdir().unwrap();
+    let (mem, pids) = (t.path().join("memory"), t.path().join("pids"));
+    std::fs::create_dir_all(mem.join("p/a")).unwrap();
+    std::fs::create_dir_all(mem.join("p/b")).unwrap();
+    std::fs::create_dir_all(pids.join("p/b")).unwrap();
+    std::fs::create_dir_all(pids.join("p/c")).unwrap();
+    std::fs::write(pids.join("p/cgroup.procs"), "").unwrap();
+    let h = Hierarchy::v1_at(vec![("memory".into(), mem), ("pids".into(), pids)]);
+    let parent = Cgroup::new(&h, "/p");
+    assert_eq!(parent.children(), ["a", "b", "c"]);
+    assert_eq!(parent.child("c").children(), Vec::<String>::new());
+    assert!(parent.child("c").exists() && !parent.child("d").exists());
+    assert!(Cgroup::new(&h, "/none").children().is_empty());
+}

@@ -1,7 +1,8 @@
 //! Harness for the engine tests: a `berth daemon` in its own network and mount namespaces
 //! (held by a `sleep` process, so the daemon can be killed and restarted inside them), the
-//! real `docker` CLI pointed at its socket, a busybox image imported into it, and a cleanup
-//! that kills everything inside the namespaces and checks that no cgroup is left.
+//! real `docker` CLI pointed at its socket, a busybox image imported into it, a cgroup parent
+//! of its own, and a cleanup that kills everything inside the namespaces and under that
+//! parent and removes the parent.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
@@ -14,6 +15,8 @@ pub struct Daemon {
     holder: Child,
     daemon: Option<Child>,
     pub sock: PathBuf,
+    /// The daemon's `--cgroup-parent` (the temp dir's name): only this test's containers.
+    pub cgroup_parent: String,
 }
 
 /// Whether the tools these tests need are here (root, docker CLI, unshare).
@@ -115,11 +118,18 @@ impl Daemon {
             std::thread::sleep(Duration::from_millis(5));
         }
         let sock = dir.path().join("berth.sock");
+        let cgroup_parent = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         let mut d = Daemon {
             dir,
             holder,
             daemon: None,
             sock,
+            cgroup_parent,
         };
         d.ns(&["ip", "link", "set", "lo", "up"]);
         d.spawn_daemon();
@@ -167,6 +177,8 @@ impl Daemon {
             .arg(&run)
             .arg("-H")
             .arg(format!("unix://{}", self.sock.display()))
+            .arg("--cgroup-parent")
+            .arg(format!("/{}", self.cgroup_parent))
             .env("BERTH_SHIM", shim_binary())
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log))
@@ -263,6 +275,25 @@ impl Daemon {
         stdout(&o).trim().to_string()
     }
 
+    /// The daemon's cgroup parent in every hierarchy where it exists (v1: one per controller
+    /// mount berth uses, v2: one).
+    pub fn cgroup_parents(&self) -> Vec<PathBuf> {
+        cgroup_roots()
+            .iter()
+            .map(|r| r.join(&self.cgroup_parent))
+            .filter(|p| p.is_dir())
+            .collect()
+    }
+
+    /// The container's cgroup directories that exist (v1: one per controller mount).
+    pub fn cgroup_dirs(&self, id: &str) -> Vec<PathBuf> {
+        self.cgroup_parents()
+            .iter()
+            .map(|p| p.join(id))
+            .filter(|d| d.is_dir())
+            .collect()
+    }
+
     /// Every container id this daemon knows.
     pub fn all_ids(&self) -> Vec<String> {
         let out = self.docker(&["ps", "-aq", "--no-trunc"]);
@@ -272,15 +303,11 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let ids = if self.daemon.is_some() {
-            let ids = self.all_ids();
-            for id in &ids {
-                let _ = self.docker(&["rm", "-f", id]);
+        if self.daemon.is_some() {
+            for id in self.all_ids() {
+                let _ = self.docker(&["rm", "-f", &id]);
             }
-            ids
-        } else {
-            Vec::new()
-        };
+        }
         self.kill_daemon();
         // Anything still alive in the namespaces (shims, containers) goes.
         let mnt = std::fs::read_link(format!("/proc/{}/ns/mnt", self.holder.id())).ok();
@@ -304,50 +331,60 @@ impl Drop for Daemon {
         }
         let _ = self.holder.kill();
         let _ = self.holder.wait();
-        let ctrls: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
-            .map(|rd| rd.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
         // Containers live in namespaces of their own, so the sweep above misses them: when
         // the daemon could not remove them (it died, or never came back), their processes
-        // are found by cgroup. Ours: the ids the daemon listed, its runtime's records, and
-        // the id prefixes of its container directories.
-        let mut mine: Vec<String> = ids;
-        mine.extend(names_in(&self.dir.path().join("run/runtime")));
-        mine.extend(
-            names_in(&self.dir.path().join("data/containers"))
-                .into_iter()
-                .filter(|n| n.len() == 12),
-        );
-        let ours = |cg: &str| mine.iter().any(|m| cg.starts_with(m.as_str()));
-        let mut cgroups: Vec<PathBuf> = Vec::new();
-        for ctrl in &ctrls {
-            for e in std::fs::read_dir(ctrl.join("berth"))
-                .into_iter()
-                .flatten()
-                .flatten()
-            {
-                if ours(&e.file_name().to_string_lossy()) {
-                    cgroups.push(e.path());
-                }
-            }
-        }
-        for cg in &cgroups {
-            let procs = std::fs::read_to_string(cg.join("cgroup.procs")).unwrap_or_default();
-            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
-                // SAFETY: plain kill(2) on a process in one of this test's containers' cgroups.
+        // are found under the daemon's cgroup parent, which holds only this test's.
+        let parents = self.cgroup_parents();
+        for p in &parents {
+            let mut pids = Vec::new();
+            procs_below(p, &mut pids);
+            for pid in pids {
+                // SAFETY: plain kill(2) on a process under this test's cgroup parent.
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
         }
-        for cg in &cgroups {
-            let end = Instant::now() + Duration::from_secs(5);
-            while std::fs::remove_dir(cg).is_err() && cg.exists() && Instant::now() < end {
-                std::thread::sleep(Duration::from_millis(20));
-            }
+        for p in &parents {
+            rmdir_below(p);
         }
-        for ctrl in &ctrls {
-            // The shared parent goes once no test uses it (rmdir fails while it has children).
-            let _ = std::fs::remove_dir(ctrl.join("berth"));
-        }
+    }
+}
+
+/// Where the cgroup hierarchies are mounted: /sys/fs/cgroup on a pure v2 host, each
+/// controller's mount under it on v1.
+pub fn cgroup_roots() -> Vec<PathBuf> {
+    let top = Path::new("/sys/fs/cgroup");
+    if top.join("cgroup.controllers").exists() {
+        return vec![top.to_path_buf()];
+    }
+    names_in(top).iter().map(|n| top.join(n)).collect()
+}
+
+/// The pids in `dir` and every cgroup below it.
+fn procs_below(dir: &Path, out: &mut Vec<i32>) {
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    out.extend(procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+    for n in cgroups_in(dir) {
+        procs_below(&dir.join(n), out);
+    }
+}
+
+/// The sub-cgroups of a cgroup directory (its files left out).
+pub fn cgroups_in(dir: &Path) -> BTreeSet<String> {
+    names_in(dir)
+        .into_iter()
+        .filter(|n| dir.join(n).is_dir())
+        .collect()
+}
+
+/// Remove the cgroup `dir` and everything below it, deepest first, waiting for processes
+/// that are still exiting.
+fn rmdir_below(dir: &Path) {
+    for n in cgroups_in(dir) {
+        rmdir_below(&dir.join(n));
+    }
+    let end = Instant::now() + Duration::from_secs(5);
+    while std::fs::remove_dir(dir).is_err() && dir.exists() && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
