@@ -257,7 +257,7 @@ fn create_in(
             }
         }
     }
-    let rec = Record {
+    let mut rec = Record {
         id: opts.id.to_string(),
         pid,
         pid_start: crate::sys::pid_start_time(pid).unwrap_or(0),
@@ -266,7 +266,17 @@ fn create_in(
         created: now_rfc3339(),
         cgroup_path: cg_path,
         spec: spec.clone(),
+        has_seccomp: false,
     };
+    if let Some(profile) = rec
+        .spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.seccomp_mut().take())
+    {
+        dir.save_seccomp(&profile)?;
+        rec.has_seccomp = true;
+    }
     dir.save(&rec)?;
     if let Some(p) = opts.pid_file {
         write_pid_file(p, pid)?;

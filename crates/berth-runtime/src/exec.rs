@@ -62,8 +62,15 @@ pub fn exec(c: &Container, opts: ExecOpts) -> Result<i32> {
         LinuxNamespaceType::Mount => 2,
         _ => 1,
     });
+    // Kept apart from the record (state.rs); in the spec itself in records of older builds.
+    let kept = if c.rec.has_seccomp {
+        Some(c.dir.seccomp()?)
+    } else {
+        None
+    };
     let seccomp = linux
         .and_then(|l| l.seccomp().as_ref())
+        .or(kept.as_ref())
         .map(berth_seccomp::compile)
         .transpose()?;
     let caps = CapMasks::from_spec(opts.process.capabilities().as_ref());

@@ -1,8 +1,13 @@
 //! A container's persisted state under the runtime root, and the status derived from the
 //! live system (is init alive, waiting on its exec fifo, frozen).
+//!
+//! The seccomp profile (docker's default is 5.8 KiB of the 8.5 a record would be) is kept
+//! apart, once per distinct profile: `<root>/@seccomp/<sha256>.json`, hard-linked as each
+//! container's `seccomp.json`, and removed with the last container that links it. On /run's
+//! tmpfs a record then takes one page instead of three.
 
 use crate::error::{Context, Error, Result};
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxSeccomp, Spec};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +16,9 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_ROOT: &str = "/run/berth-runtime";
 const STATE_FILE: &str = "state.json";
 const FIFO: &str = "exec.fifo";
+const SECCOMP_FILE: &str = "seccomp.json";
+/// Shared seccomp profiles. `@` is not allowed in ids, so this is never a container.
+const SHARED_SECCOMP: &str = "@seccomp";
 
 /// Container status, as runc and the OCI spec name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +94,11 @@ pub struct Record {
     pub rootfs: PathBuf,
     pub created: String,
     pub cgroup_path: String,
+    /// The spec, its seccomp profile left out (see [`ContainerDir::seccomp`]).
     pub spec: Spec,
+    /// Whether the container has a seccomp profile, in `seccomp.json`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub has_seccomp: bool,
 }
 
 /// A container directory under the runtime root.
@@ -123,6 +135,52 @@ impl ContainerDir {
             .map_err(|e| Error::Invalid(format!("corrupt state {}: {e}", file.display())))
     }
 
+    /// Keep `profile` as this container's `seccomp.json`: a link to the shared copy of the
+    /// same profile, made if it is not there yet.
+    pub fn save_seccomp(&self, profile: &LinuxSeccomp) -> Result<()> {
+        use sha2::Digest;
+        let data = serde_json::to_vec(profile)
+            .map_err(|e| Error::Invalid(format!("encoding seccomp profile: {e}")))?;
+        let digest: String = sha2::Sha256::digest(&data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let shared_dir = self.shared_dir();
+        let shared = shared_dir.join(format!("{digest}.json"));
+        let mine = self.path.join(SECCOMP_FILE);
+        // The last container using a shared copy removes it; one linking at that moment
+        // finds it gone and writes it again.
+        for _ in 0..3 {
+            match std::fs::hard_link(&shared, &mine) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e).ctx(|| format!("linking {}", mine.display())),
+            }
+            std::fs::create_dir_all(&shared_dir)
+                .ctx(|| format!("creating {}", shared_dir.display()))?;
+            let name = self.path.file_name().unwrap_or_default().to_string_lossy();
+            let tmp = shared_dir.join(format!(".{name}.tmp"));
+            std::fs::write(&tmp, &data).ctx(|| format!("writing {}", tmp.display()))?;
+            std::fs::rename(&tmp, &shared).ctx(|| format!("saving {}", shared.display()))?;
+        }
+        std::fs::write(&mine, &data).ctx(|| format!("writing {}", mine.display()))
+    }
+
+    /// The container's seccomp profile, kept by [`ContainerDir::save_seccomp`].
+    pub fn seccomp(&self) -> Result<LinuxSeccomp> {
+        let file = self.path.join(SECCOMP_FILE);
+        let data = std::fs::read(&file).ctx(|| format!("reading {}", file.display()))?;
+        serde_json::from_slice(&data)
+            .map_err(|e| Error::Invalid(format!("corrupt {}: {e}", file.display())))
+    }
+
+    fn shared_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .unwrap_or(Path::new("/"))
+            .join(SHARED_SECCOMP)
+    }
+
     /// Write atomically: a temp file renamed over the old one.
     pub fn save(&self, rec: &Record) -> Result<()> {
         let tmp = self.path.join(".state.json.tmp");
@@ -133,12 +191,32 @@ impl ContainerDir {
             .ctx(|| format!("saving state in {}", self.path.display()))
     }
 
+    /// Remove the directory, and the shared seccomp profiles no container links any more.
     pub fn remove(&self) -> Result<()> {
+        let had_seccomp = self.path.join(SECCOMP_FILE).exists();
         match std::fs::remove_dir_all(&self.path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(e).ctx(|| format!("removing {}", self.path.display()))
+                return Err(e).ctx(|| format!("removing {}", self.path.display()))
             }
-            _ => Ok(()),
+            _ => {}
+        }
+        if had_seccomp {
+            self.drop_unused_seccomp();
+        }
+        Ok(())
+    }
+
+    /// Shared profiles with no other link are no container's.
+    fn drop_unused_seccomp(&self) {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(rd) = std::fs::read_dir(self.shared_dir()) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let unused = e.metadata().is_ok_and(|m| m.nlink() == 1);
+            if unused && e.file_name().to_string_lossy().ends_with(".json") {
+                let _ = std::fs::remove_file(e.path());
+            }
         }
     }
 }
@@ -187,6 +265,105 @@ mod tests {
         for bad in ["", "..", "a/b", "a b", "x\n"] {
             assert!(check_id(bad).is_err(), "{bad:?}");
         }
+    }
+
+    fn profile(action: &str) -> LinuxSeccomp {
+        serde_json::from_value(serde_json::json!({
+            "defaultAction": action,
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+        }))
+        .expect("profile")
+    }
+
+    fn nlink(p: &Path) -> u64 {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(p).expect("metadata").nlink()
+    }
+
+    #[test]
+    fn containers_with_one_profile_share_one_file_until_the_last_goes() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let dirs: Vec<ContainerDir> = ["a", "b"]
+            .iter()
+            .map(|id| {
+                let d = ContainerDir::new(root.path(), id).expect("dir");
+                std::fs::create_dir(&d.path).expect("mkdir");
+                d.save_seccomp(&profile("SCMP_ACT_ALLOW")).expect("save");
+                d
+            })
+            .collect();
+        let other = ContainerDir::new(root.path(), "c").expect("dir");
+        std::fs::create_dir(&other.path).expect("mkdir");
+        other.save_seccomp(&profile("SCMP_ACT_KILL")).expect("save");
+
+        let shared = root.path().join(SHARED_SECCOMP);
+        assert_eq!(std::fs::read_dir(&shared).expect("shared").count(), 2);
+        let a = dirs[0].path.join(SECCOMP_FILE);
+        assert_eq!(nlink(&a), 3, "shared copy + a + b");
+        assert_eq!(dirs[1].seccomp().expect("read"), profile("SCMP_ACT_ALLOW"));
+        assert!(
+            check_id(SHARED_SECCOMP).is_err(),
+            "never taken for a container"
+        );
+
+        dirs[0].remove().expect("remove a");
+        assert_eq!(
+            nlink(&dirs[1].path.join(SECCOMP_FILE)),
+            2,
+            "b still links it"
+        );
+        assert_eq!(dirs[1].seccomp().expect("read"), profile("SCMP_ACT_ALLOW"));
+        dirs[1].remove().expect("remove b");
+        let left: Vec<_> = std::fs::read_dir(&shared)
+            .expect("shared")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert_eq!(left.len(), 1, "only c's profile is left: {left:?}");
+        other.remove().expect("remove c");
+        assert_eq!(std::fs::read_dir(&shared).expect("shared").count(), 0);
+    }
+
+    #[test]
+    fn a_record_keeps_its_profile_apart() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let d = ContainerDir::new(root.path(), "x").expect("dir");
+        std::fs::create_dir(&d.path).expect("mkdir");
+        let mut spec = Spec::default();
+        let big = serde_json::json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": (0..400).map(|i| format!("syscall_{i}")).collect::<Vec<_>>(),
+                          "action": "SCMP_ACT_ALLOW"}]
+        });
+        let profile: LinuxSeccomp = serde_json::from_value(big).expect("profile");
+        if let Some(l) = spec.linux_mut() {
+            l.set_seccomp(Some(profile.clone()));
+        }
+        let mut rec = Record {
+            id: "x".into(),
+            pid: 0,
+            pid_start: 0,
+            bundle: PathBuf::from("/b"),
+            rootfs: PathBuf::from("/b/rootfs"),
+            created: now_rfc3339(),
+            cgroup_path: String::new(),
+            spec,
+            has_seccomp: false,
+        };
+        let taken = rec
+            .spec
+            .linux_mut()
+            .as_mut()
+            .and_then(|l| l.seccomp_mut().take());
+        d.save_seccomp(&taken.expect("profile")).expect("save");
+        rec.has_seccomp = true;
+        d.save(&rec).expect("save");
+        let text = std::fs::read_to_string(d.path.join(STATE_FILE)).expect("read");
+        assert!(!text.contains("syscall_1"), "{text}");
+        assert!(text.len() < 4096, "{} bytes", text.len());
+        let back = d.load("x").expect("load");
+        assert!(back.has_seccomp);
+        assert_eq!(d.seccomp().expect("seccomp"), profile);
     }
 
     #[test]

@@ -47,6 +47,8 @@ struct Host {
     dirs: BTreeSet<String>,
     /// Runtime state dirs (full ids).
     runtime: BTreeSet<String>,
+    /// Shared seccomp profiles under the runtime root that no container links.
+    orphan_profiles: Vec<String>,
 }
 
 fn veth(id: &str) -> String {
@@ -135,7 +137,18 @@ fn witness(d: &Daemon) -> Host {
         }
     }
     h.dirs = names_in(&data);
-    h.runtime = names_in(&d.dir.path().join("run/runtime"));
+    let runtime = d.dir.path().join("run/runtime");
+    h.runtime = names_in(&runtime);
+    // Not a container: the profiles its containers share (berth-runtime's state.rs).
+    h.runtime.remove("@seccomp");
+    if let Ok(rd) = std::fs::read_dir(runtime.join("@seccomp")) {
+        use std::os::unix::fs::MetadataExt;
+        h.orphan_profiles = rd
+            .flatten()
+            .filter(|e| e.metadata().is_ok_and(|m| m.nlink() == 1))
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+    }
     h
 }
 
@@ -293,6 +306,12 @@ fn check(d: &Daemon, known: &BTreeSet<String>) -> (usize, usize) {
         p(format!(
             "runtime state of no running container: {:?}",
             h.runtime.difference(&run_ids).collect::<Vec<_>>()
+        ));
+    }
+    if !h.orphan_profiles.is_empty() {
+        p(format!(
+            "seccomp profiles no container links: {:?}",
+            h.orphan_profiles
         ));
     }
     let want_ports: BTreeSet<u16> = running.values().flat_map(|s| s.ports.clone()).collect();
@@ -461,7 +480,8 @@ fn killed_daemon_during_50_starts_leaves_containers_whole_or_gone() {
             && h.procs.is_empty()
             && h.nft_ports.is_empty()
             && h.dirs.is_empty()
-            && h.runtime.is_empty(),
+            && h.runtime.is_empty()
+            && h.orphan_profiles.is_empty(),
         "{h:?}"
     );
 }

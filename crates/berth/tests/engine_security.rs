@@ -70,6 +70,18 @@ fn default_seccomp_profile_refuses_what_capabilities_do_not_cover() {
             engine::stdout(&out)
         );
     }
+    // A process exec'd into a running container gets the container's filter too.
+    let id = d.ok(&["run", "-d", "--network", "none", "busybox", "sleep", "600"]);
+    let mut exec = vec!["exec", id.as_str()];
+    exec.extend(NEW_USERNS);
+    let out = d.docker(&exec);
+    assert!(!out.status.success(), "unshare -U was allowed in exec");
+    assert!(
+        stderr(&out).contains("Operation not permitted"),
+        "{}",
+        stderr(&out)
+    );
+    d.ok(&["rm", "-f", &id]);
     // Everyday work is untouched: threads, pipes, files, sockets, clone for a fork.
     assert_eq!(
         d.ok(&[

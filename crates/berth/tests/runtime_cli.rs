@@ -776,3 +776,46 @@ fn hook_state_has_status_bundle_and_pid() {
         }
     });
 }
+
+#[test]
+fn exec_keeps_the_containers_seccomp_filter() {
+    compare_with_runc("exec_keeps_the_containers_seccomp_filter", |rt| {
+        let sb = Sandbox::new(rt);
+        let profile = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{ "names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO" }]
+        });
+        let bundles: Vec<Bundle> = (0..2)
+            .map(|_| {
+                let mut b = sleeper(&sb);
+                b.seccomp(profile.clone());
+                sb.start_container(&b);
+                b
+            })
+            .collect();
+        let mut seen = Vec::new();
+        for b in &bundles {
+            let o = sb.exec(&b.id, &["sh", "-c", "mkdir /tmp/x; echo $?"]);
+            assert!(
+                o.stderr.contains("Operation not permitted"),
+                "{}: {o:?}",
+                rt.name
+            );
+            seen.push(o.stdout);
+        }
+        // berth keeps one copy of a profile its containers share, gone with the last of them.
+        let shared = sb.root.join("@seccomp");
+        let count = || std::fs::read_dir(&shared).map_or(0, |d| d.count());
+        if rt.name == "berth" {
+            assert_eq!(count(), 1, "one shared profile");
+        }
+        for b in &bundles {
+            sb.cmd(&["delete", "--force", &b.id])
+                .expect_ok("delete --force");
+        }
+        if rt.name == "berth" {
+            assert_eq!(count(), 0, "the profile outlived its containers");
+        }
+        seen
+    });
+}
