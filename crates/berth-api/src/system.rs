@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use berth_engine::Status;
+use berth_engine::{EventFilter, Status};
 use berth_image::registry::{BasicAuth, Options, Registry};
 use berth_image::Error as ImageError;
 use serde_json::{json, Value};
@@ -89,56 +89,98 @@ pub async fn info(State(eng): State<Eng>) -> ApiResult<Json<Value>> {
     .await
 }
 
-/// `/events`: live events as JSON lines, optionally filtered by type, container or event.
+/// `/events`: events as JSON lines, filtered like dockerd's. With `since`, the kept past
+/// events from then come first; with an `until` already past, only those, and the stream
+/// ends; with a later one, it ends then.
 pub async fn events(
     State(eng): State<Eng>,
     Query(q): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    let f = crate::containers::filters(&q)?;
-    let until: Option<i64> = q
-        .get("until")
-        .and_then(|u| u.split('.').next()?.parse().ok());
-    let rx = eng.events.subscribe();
-    let body = blocking_body(move |sink| loop {
-        match rx.recv_timeout(std::time::Duration::from_millis(500)) {
-            Ok(ev) => {
-                let ok = f.iter().all(|(k, vals)| {
-                    vals.iter().any(|v| match k.as_str() {
-                        "type" => &ev.typ == v,
-                        "event" => &ev.action == v,
-                        "container" => {
-                            ev.actor.id.starts_with(v.as_str())
-                                || ev.actor.attributes.get("name") == Some(v)
-                        }
-                        _ => true,
-                    })
-                });
-                if ok {
-                    let line = format!("{}\n", serde_json::to_string(&ev).unwrap_or_default());
-                    if !sink.send(line) {
+    let filter = EventFilter::new(crate::containers::filters(&q)?);
+    let time = |k: &str| -> ApiResult<Option<i64>> {
+        match q.get(k).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => event_time(v).map(Some).ok_or_else(|| {
+                ApiError::bad(format!("invalid value for {k}: {v:?}: want unix seconds"))
+            }),
+        }
+    };
+    let (since, until) = (time("since")?, time("until")?);
+    if let (Some(s), Some(u)) = (since, until) {
+        if u < s {
+            return Err(ApiError::bad(format!(
+                "`since` time ({}) cannot be after `until` time ({})",
+                q["since"], q["until"]
+            )));
+        }
+    }
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as i64)
+            .unwrap_or(0)
+    };
+    let (past, rx) = eng.events.subscribe_since(since);
+    let only_past = until.is_some_and(|u| u <= now());
+    let body = blocking_body(move |sink| {
+        let send = |ev: &berth_engine::Event| {
+            if !filter.matches(ev) || until.is_some_and(|u| ev.time_nano > u) {
+                return true;
+            }
+            sink.send(format!(
+                "{}\n",
+                serde_json::to_string(ev).unwrap_or_default()
+            ))
+        };
+        for ev in &past {
+            if !send(ev) {
+                return;
+            }
+        }
+        if only_past {
+            return;
+        }
+        loop {
+            let left = until.map(|u| u - now());
+            if left.is_some_and(|l| l <= 0) {
+                return;
+            }
+            let wait = left.map_or(500_000_000, |l| l.min(500_000_000));
+            match rx.recv_timeout(std::time::Duration::from_nanos(wait as u64)) {
+                Ok(ev) => {
+                    if !send(&ev) {
                         return;
                     }
                 }
-            }
-            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                if sink.closed() {
-                    return;
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    if sink.closed() {
+                        return;
+                    }
                 }
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0);
-                if until.is_some_and(|u| now >= u) {
-                    return;
-                }
+                Err(_) => return,
             }
-            Err(_) => return,
         }
     });
     Ok(Response::builder()
         .header(header::CONTENT_TYPE, "application/json")
         .body(body)
         .unwrap_or_default())
+}
+
+/// docker's event times, `SECONDS[.NANOSECONDS]` since the epoch (the CLI turns durations and
+/// dates into that), as nanoseconds.
+fn event_time(v: &str) -> Option<i64> {
+    let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
+    let secs: i64 = secs.parse().ok()?;
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    secs.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
 pub async fn df(State(eng): State<Eng>) -> ApiResult<Json<Value>> {
@@ -213,4 +255,22 @@ pub async fn auth(State(eng): State<Eng>, Json(body): Json<Value>) -> ApiResult<
 
 pub async fn not_implemented() -> Response {
     StatusCode::NOT_IMPLEMENTED.into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_times_read_like_dockerd() {
+        assert_eq!(event_time("12"), Some(12_000_000_000));
+        assert_eq!(event_time("12.5"), Some(12_500_000_000));
+        assert_eq!(
+            event_time("1700000000.000000001"),
+            Some(1_700_000_000_000_000_001)
+        );
+        for bad in ["", "x", "1.x", "1.0000000001", "1h"] {
+            assert_eq!(event_time(bad), None, "{bad}");
+        }
+    }
 }

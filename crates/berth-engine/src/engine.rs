@@ -208,12 +208,16 @@ impl Engine {
     }
 
     pub(crate) fn emit(&self, rec: &ContainerRecord, action: &str) {
-        self.events.publish(
-            "container",
-            action,
-            &rec.id,
-            &[("image", &rec.image), ("name", &rec.name)],
-        );
+        self.emit_with(rec, action, &[]);
+    }
+
+    /// A container event: its labels, image and name among the attributes, as docker's.
+    pub(crate) fn emit_with(&self, rec: &ContainerRecord, action: &str, extra: &[(&str, &str)]) {
+        let labels = rec.config.labels.iter().flatten();
+        let mut attrs: Vec<(&str, &str)> = labels.map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        attrs.extend([("image", rec.image.as_str()), ("name", rec.name.as_str())]);
+        attrs.extend_from_slice(extra);
+        self.events.publish("container", action, &rec.id, &attrs);
     }
 
     /// Ids of containers using an image (for `rmi`).

@@ -148,12 +148,17 @@ impl Engine {
                 .and_then(|c| c.wait())
                 .ok()
                 .or_else(|| berth_shim::read_exit(&dir).ok().flatten());
+            let code = info.map(|i| i.exit_code).unwrap_or(126);
             me.set_exec(&exec_id, |e| {
                 e.running = false;
-                e.exit_code = Some(info.map(|i| i.exit_code).unwrap_or(126));
+                e.exit_code = Some(code);
             });
-            me.events
-                .publish("container", "exec_die", &rec.id, &[("execID", &exec_id)]);
+            let code = code.to_string();
+            me.emit_with(
+                &rec,
+                "exec_die",
+                &[("execID", &exec_id), ("exitCode", &code)],
+            );
         });
         Ok(ex.dir)
     }

@@ -43,16 +43,7 @@ impl Engine {
             self.emit(&rec, "oom");
         }
         let code = info.exit_code.to_string();
-        self.events.publish(
-            "container",
-            "die",
-            &rec.id,
-            &[
-                ("exitCode", &code),
-                ("image", &rec.image),
-                ("name", &rec.name),
-            ],
-        );
+        self.emit_with(&rec, "die", &[("exitCode", &code)]);
         if remove {
             let _ = self.drop_removed(&rec, true);
         } else if self.should_restart(&rec) {

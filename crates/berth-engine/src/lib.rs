@@ -30,7 +30,7 @@ pub use archive::{ArchiveSource, ExtractOpts, PathStat};
 pub use container::{ContainerRecord, MountPoint, NetAttach, Published, State, Status};
 pub use engine::{Engine, EngineConfig, DEFAULT_CGROUP_PARENT};
 pub use error::{Error, Result};
-pub use events::{Event, Events};
+pub use events::{Event, Events, Filter as EventFilter};
 pub use exec::{ExecConfig, ExecRecord};
 pub use images::{Image, Images};
 pub use logs::{LogLine, LogOpts};
@@ -93,7 +93,9 @@ impl Engine {
     ) -> Result<UnixStream> {
         let rec = self.find(name)?;
         let keep = !rec.config.stdin_once;
-        self.attach_dir(&self.container_dir(&rec.id), stdin, stdout, stderr, keep)
+        let stream = self.attach_dir(&self.container_dir(&rec.id), stdin, stdout, stderr, keep)?;
+        self.emit(&rec, "attach");
+        Ok(stream)
     }
 
     /// Attach to a container that may not be running yet: a created or stopped container's
@@ -106,6 +108,7 @@ impl Engine {
         stderr: bool,
     ) -> Result<std::sync::mpsc::Receiver<Result<UnixStream>>> {
         let rec = self.find(name)?;
+        self.emit(&rec, "attach");
         let (tx, rx) = std::sync::mpsc::channel();
         if matches!(rec.state.status, Status::Running | Status::Paused) {
             let keep = !rec.config.stdin_once;
@@ -168,7 +171,10 @@ impl Engine {
     pub fn resize(&self, name: &str, rows: u16, cols: u16) -> Result<()> {
         let rec = self.find(name)?;
         let c = berth_shim::Client::connect(&self.container_dir(&rec.id))?;
-        Ok(c.resize(rows, cols)?)
+        c.resize(rows, cols)?;
+        let (h, w) = (rows.to_string(), cols.to_string());
+        self.emit_with(&rec, "resize", &[("height", &h), ("width", &w)]);
+        Ok(())
     }
 
     /// Resize an exec's terminal.

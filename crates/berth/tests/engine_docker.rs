@@ -693,3 +693,132 @@ fn detach_keys_end_a_raw_attach_and_leave_the_container_and_its_stdin() {
     assert!(head.starts_with("HTTP/1.1 400"), "{head}");
     d.ok(&["rm", "-f", "echoer"]);
 }
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn events_are_replayed_since_a_time_filtered_and_streamed_live() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    // Live: a listener started first sees the start of a container run after it.
+    let mut live = d
+        .docker_cmd(&[
+            "events",
+            "--filter",
+            "event=start",
+            "--format",
+            "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let out = live.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // The listener is subscribed once it reports a start.
+    let none = ["--network", "none", "busybox", "true"];
+    let mut args = vec!["create", "--name", "ev-warm"];
+    args.extend(none);
+    d.ok(&args);
+    let subscribed = (0..20).any(|_| {
+        d.ok(&["start", "ev-warm"]);
+        rx.recv_timeout(Duration::from_millis(500)).is_ok()
+    });
+    assert!(subscribed, "docker events never reported a start");
+    let since = unix_now().to_string();
+    let mut args = vec!["run", "--name", "ev-a", "--label", "team=blue"];
+    args.extend(none);
+    d.ok(&args);
+    let mut args = vec!["run", "--rm", "--name", "ev-b"];
+    args.extend(none);
+    d.ok(&args);
+    d.ok(&["rm", "ev-a"]);
+    d.ok(&["volume", "create", "ev-vol"]);
+    let seen: Vec<String> = std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(5)).ok())
+        .filter(|l| l != "container start ev-warm")
+        .take(2)
+        .collect();
+    let _ = live.kill();
+    let _ = live.wait();
+    assert_eq!(seen, ["container start ev-a", "container start ev-b"]);
+
+    // Replayed: everything since a time, up to a time just ahead, then the stream ends.
+    let until = (unix_now() + 1).to_string();
+    let past = |filters: &[&str]| -> Vec<String> {
+        let mut args = vec!["events", "--since", &since, "--until", &until];
+        args.extend(filters);
+        args.extend([
+            "--format",
+            "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}",
+        ]);
+        d.ok(&args).lines().map(String::from).collect()
+    };
+    assert_eq!(
+        past(&["--filter", "container=ev-a"]),
+        [
+            "container create ev-a",
+            "container attach ev-a",
+            "container start ev-a",
+            "container die ev-a",
+            "container destroy ev-a"
+        ]
+    );
+    // Container labels are attributes; a label filter keeps that container's events alone.
+    let blue = past(&["--filter", "label=team=blue", "--filter", "event=die"]);
+    assert_eq!(blue, ["container die ev-a"]);
+    let both = past(&["--filter", "type=container", "--filter", "event=destroy"]);
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert!(
+        both.iter()
+            .all(|l| l.contains("ev-a") || l.contains("ev-b")),
+        "{both:?}"
+    );
+    let volumes = d.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "type=volume",
+        "--format",
+        "{{.Action}} {{.Actor.ID}} {{.Actor.Attributes.driver}}",
+    ]);
+    assert_eq!(volumes, "create ev-vol local");
+    // The exit code rides on die.
+    let code = d.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "container=ev-b",
+        "--filter",
+        "event=die",
+        "--format",
+        "{{.Actor.Attributes.exitCode}}",
+    ]);
+    assert_eq!(code, "0");
+    // A window that ends before it begins is refused, as dockerd does.
+    let out = d.docker(&["events", "--since", "200", "--until", "100"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("`since` time (200) cannot be after `until` time (100)"),
+        "{}",
+        stderr(&out)
+    );
+}
