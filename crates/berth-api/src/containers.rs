@@ -168,6 +168,18 @@ pub async fn rename(State(eng): State<Eng>, Path(id): Path<String>, q: Q) -> Api
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `docker update`: new limits and restart policy.
+pub async fn update(
+    State(eng): State<Eng>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let body: berth_engine::UpdateBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad(format!("invalid JSON in container update body: {e}")))?;
+    let warnings = blocking(&eng, move |e| Ok(e.update_container(&id, &body)?)).await?;
+    Ok(Json(json!({"Warnings": warnings})))
+}
+
 pub async fn remove(State(eng): State<Eng>, Path(id): Path<String>, q: Q) -> ApiResult<StatusCode> {
     let (force, volumes) = (flag(&q, "force"), flag(&q, "v"));
     blocking(&eng, move |e| Ok(e.remove(&id, force, volumes)?)).await?;

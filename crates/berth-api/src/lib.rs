@@ -64,6 +64,7 @@ pub fn router(engine: Eng) -> Router {
         .route("/containers/{id}/pause", post(containers::pause))
         .route("/containers/{id}/unpause", post(containers::unpause))
         .route("/containers/{id}/rename", post(containers::rename))
+        .route("/containers/{id}/update", post(containers::update))
         .route("/containers/{id}/top", get(containers::top))
         .route("/containers/{id}/stats", get(stats::stats))
         .route("/containers/{id}/resize", post(containers::resize))

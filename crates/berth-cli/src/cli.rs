@@ -5,7 +5,7 @@ use clap::Subcommand;
 
 use crate::cmd::{
     auth, container, cp, exec, images, inspect, logs, network, ps, run, stats, system, transfer,
-    volume,
+    update, volume,
 };
 use crate::error::Result;
 use crate::http::Client;
@@ -48,6 +48,8 @@ pub enum Command {
     Port(Lazy<container::PortArgs>),
     /// Rename a container
     Rename(Lazy<container::RenameArgs>),
+    /// Update configuration of one or more containers
+    Update(Lazy<update::UpdateArgs>),
     /// Pause all processes within one or more containers
     Pause(Lazy<container::NamesArgs>),
     /// Unpause all processes within one or more containers
@@ -138,6 +140,8 @@ pub enum ContainerCmd {
     Port(Lazy<container::PortArgs>),
     /// Rename a container
     Rename(Lazy<container::RenameArgs>),
+    /// Update configuration of one or more containers
+    Update(Lazy<update::UpdateArgs>),
     /// Pause all processes within one or more containers
     Pause(Lazy<container::NamesArgs>),
     /// Unpause all processes within one or more containers
@@ -211,6 +215,7 @@ pub fn dispatch(client: &Client, cmd: Command) -> Result<i32> {
         C::Stats(a) => stats::stats(client, &a),
         C::Port(a) => container::port(client, &a),
         C::Rename(a) => container::rename(client, &a),
+        C::Update(a) => update::update(client, &a),
         C::Pause(a) => container::pause(client, &a, "pause"),
         C::Unpause(a) => container::pause(client, &a, "unpause"),
         C::Cp(a) => cp::cp(client, &a),
@@ -262,6 +267,7 @@ fn container_cmd(client: &Client, cmd: ContainerCmd) -> Result<i32> {
         C::Stats(a) => stats::stats(client, &a),
         C::Port(a) => container::port(client, &a),
         C::Rename(a) => container::rename(client, &a),
+        C::Update(a) => update::update(client, &a),
         C::Pause(a) => container::pause(client, &a, "pause"),
         C::Unpause(a) => container::pause(client, &a, "unpause"),
         C::Cp(a) => cp::cp(client, &a),

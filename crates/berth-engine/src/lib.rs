@@ -20,6 +20,7 @@ pub mod model;
 mod monitor;
 mod netops;
 mod network;
+mod resources;
 mod seccomp;
 mod spec;
 mod trash;
@@ -35,6 +36,7 @@ pub use exec::{ExecConfig, ExecRecord};
 pub use images::{Image, Images};
 pub use logs::{LogLine, LogOpts};
 pub use network::{NetCreate, NetworkRecord, OPT_BRIDGE_NAME, OPT_MTU};
+pub use resources::UpdateBody;
 pub use unpack::PullUnpack;
 pub use volumes::Volume;
 

@@ -82,13 +82,9 @@ impl Engine {
             hc.privileged,
         )?;
         crate::seccomp::validate(hc.security_opt.as_deref().unwrap_or_default(), &caps)?;
+        check_restart_policy(&hc)?;
+        crate::resources::check(&hc)?;
         let policy = hc.restart_policy.name.as_str();
-        if !matches!(
-            policy,
-            "" | "no" | "always" | "unless-stopped" | "on-failure"
-        ) {
-            return Err(Error::Invalid(format!("invalid restart policy '{policy}'")));
-        }
         if hc.auto_remove && !matches!(policy, "" | "no") {
             return Err(Error::Invalid(
                 "can't create 'AutoRemove' container with restart policy".into(),
@@ -676,4 +672,16 @@ impl Engine {
         self.emit(&rec, "restart");
         Ok(())
     }
+}
+
+/// A restart policy docker knows.
+pub(crate) fn check_restart_policy(hc: &crate::model::HostConfig) -> Result<()> {
+    let policy = hc.restart_policy.name.as_str();
+    if !matches!(
+        policy,
+        "" | "no" | "always" | "unless-stopped" | "on-failure"
+    ) {
+        return Err(Error::Invalid(format!("invalid restart policy '{policy}'")));
+    }
+    Ok(())
 }

@@ -175,46 +175,8 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
         namespaces.push(json!({"type": "network"}));
     }
 
-    let mut resources = json!({"devices": [{"allow": false, "access": "rwm"}]});
-    let mut memory = serde_json::Map::new();
-    if hc.memory > 0 {
-        memory.insert("limit".into(), json!(hc.memory));
-    }
-    if hc.memory_reservation > 0 {
-        memory.insert("reservation".into(), json!(hc.memory_reservation));
-    }
-    if hc.memory_swap > 0 {
-        memory.insert("swap".into(), json!(hc.memory_swap));
-    }
-    if !memory.is_empty() {
-        resources["memory"] = Value::Object(memory);
-    }
-    let mut cpu = serde_json::Map::new();
-    if hc.nano_cpus > 0 {
-        cpu.insert("period".into(), json!(100_000));
-        cpu.insert("quota".into(), json!(hc.nano_cpus / 10_000));
-    }
-    if hc.cpu_quota > 0 {
-        cpu.insert("quota".into(), json!(hc.cpu_quota));
-    }
-    if hc.cpu_period > 0 {
-        cpu.insert("period".into(), json!(hc.cpu_period));
-    }
-    if hc.cpu_shares > 0 {
-        cpu.insert("shares".into(), json!(hc.cpu_shares));
-    }
-    if !hc.cpuset_cpus.is_empty() {
-        cpu.insert("cpus".into(), json!(hc.cpuset_cpus));
-    }
-    if !hc.cpuset_mems.is_empty() {
-        cpu.insert("mems".into(), json!(hc.cpuset_mems));
-    }
-    if !cpu.is_empty() {
-        resources["cpu"] = Value::Object(cpu);
-    }
-    if let Some(p) = hc.pids_limit.filter(|p| *p > 0) {
-        resources["pids"] = json!({"limit": p});
-    }
+    let mut resources = crate::resources::block(hc);
+    resources["devices"] = json!([{"allow": false, "access": "rwm"}]);
 
     let mut spec = json!({
         "ociVersion": "1.2.0",

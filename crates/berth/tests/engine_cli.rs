@@ -577,3 +577,31 @@ fn cgroup_parent_places_the_container() {
         "{err}"
     );
 }
+
+#[test]
+fn berth_update_sets_a_cpu_quota_on_a_running_container() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let id = d.berth(&["run", "-d", "busybox", "sleep", "1000"]);
+    assert_eq!(d.berth(&["update", "--cpus", "0.5", &id[..12]]), &id[..12]);
+    let quota = d
+        .cgroup_dirs(&id)
+        .iter()
+        .find_map(|p| {
+            std::fs::read_to_string(p.join("cpu.cfs_quota_us"))
+                .or_else(|_| std::fs::read_to_string(p.join("cpu.max")))
+                .ok()
+        })
+        .unwrap_or_default();
+    assert!(
+        quota.trim() == "50000" || quota.trim() == "50000 100000",
+        "{quota}"
+    );
+    assert_eq!(
+        d.berth(&["inspect", "-f", "{{.HostConfig.NanoCpus}}", &id]),
+        "500000000"
+    );
+    d.berth(&["rm", "-f", &id]);
+}

@@ -822,3 +822,110 @@ fn events_are_replayed_since_a_time_filtered_and_streamed_live() {
         stderr(&out)
     );
 }
+
+/// A cgroup file of the container's, from whichever hierarchy has it (v1 or v2 names).
+fn cgroup_value(d: &Daemon, id: &str, files: &[&str]) -> String {
+    d.cgroup_dirs(id)
+        .iter()
+        .flat_map(|dir| files.iter().map(move |f| dir.join(f)))
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_else(|| panic!("none of {files:?} for {id}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn update_changes_a_running_containers_limits_and_they_last() {
+    if !engine::usable() {
+        return;
+    }
+    if !std::path::Path::new("/sys/fs/cgroup/memory").exists()
+        && !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+    {
+        eprintln!("SKIP: no memory controller");
+        return;
+    }
+    let d = Daemon::start();
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "upd",
+        "-m",
+        "128m",
+        "--pids-limit",
+        "50",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let memory = ["memory.limit_in_bytes", "memory.max"];
+    let hog = [
+        "exec",
+        "upd",
+        "sh",
+        "-c",
+        "x=$(head -c 60000000 /dev/zero | tr '\\0' a); echo survived",
+    ];
+    assert_eq!(d.ok(&hog), "survived", "60 MB fits in 128m");
+
+    assert_eq!(
+        d.ok(&["update", "-m", "32m", "--pids-limit", "5", "upd"]),
+        "upd"
+    );
+    assert_eq!(cgroup_value(&d, &id, &memory), "33554432");
+    assert_eq!(cgroup_value(&d, &id, &["pids.max"]), "5");
+    // The kernel enforces the new limits on the running container.
+    let out = d.docker(&hog);
+    assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("survived"));
+    let out = d.docker(&[
+        "exec",
+        "upd",
+        "sh",
+        "-c",
+        "for i in 1 2 3 4 5 6 7 8; do sleep 5 & done; wait; echo done",
+    ]);
+    assert!(
+        stderr(&out).contains("can't fork")
+            || stderr(&out).contains("Resource temporarily unavailable"),
+        "stdout {} stderr {}",
+        stdout(&out),
+        stderr(&out)
+    );
+
+    // Refused with dockerd's words, and nothing changes.
+    let out = d.docker(&["update", "-m", "1m", "upd"]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Minimum memory limit allowed is 6MB"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&["update", "-m", "64m", "no-such-ctr"]);
+    assert!(
+        stderr(&out).contains("No such container: no-such-ctr"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(cgroup_value(&d, &id, &memory), "33554432");
+
+    // The record has them: inspect shows them and a restart keeps them.
+    d.ok(&["update", "--restart", "on-failure:3", "upd"]);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}",
+            "upd"
+        ]),
+        "33554432 5 on-failure:3"
+    );
+    d.ok(&["restart", "-t", "0", "upd"]);
+    assert_eq!(cgroup_value(&d, &id, &memory), "33554432");
+    assert_eq!(cgroup_value(&d, &id, &["pids.max"]), "5");
+    // -1 lifts the pids limit.
+    d.ok(&["update", "--pids-limit", "-1", "upd"]);
+    assert_eq!(cgroup_value(&d, &id, &["pids.max"]), "max");
+    d.ok(&["rm", "-f", "upd"]);
+}

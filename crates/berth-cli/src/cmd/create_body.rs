@@ -110,12 +110,6 @@ pub fn build(
         .as_ref()
         .map(|e| json!([e]))
         .unwrap_or(Value::Null);
-    let nano_cpus = match &f.cpus {
-        Some(c) => units::nano_cpus(c).map_err(|e| {
-            Error::usage(format!("invalid argument \"{c}\" for \"--cpus\" flag: {e}"))
-        })?,
-        None => 0,
-    };
     let network = f.network.clone().unwrap_or_else(|| "default".into());
     let labels = opts::labels(&f.label, &f.label_file)?;
 
@@ -180,23 +174,20 @@ pub fn build(
         "UsernsMode": or_empty(&f.userns),
         "ShmSize": size_flag(&f.shm_size, "--shm-size")?,
     });
-    let resources = json!({
-        "CpuShares": f.cpu_shares.unwrap_or(0),
-        "Memory": size_flag(&f.memory, "-m, --memory")?,
-        "NanoCpus": nano_cpus,
-        "CgroupParent": or_empty(&f.cgroup_parent),
-        "CpuPeriod": f.cpu_period.unwrap_or(0),
-        "CpuQuota": f.cpu_quota.unwrap_or(0),
-        "CpusetCpus": or_empty(&f.cpuset_cpus),
-        "CpusetMems": or_empty(&f.cpuset_mems),
-        "Devices": f.device.iter().map(|d| device(d)).collect::<Result<Vec<_>>>()?,
-        "MemoryReservation": size_flag(&f.memory_reservation, "--memory-reservation")?,
-        "MemorySwap": match &f.memory_swap { Some(s) => units::swap_bytes(s)?, None => 0 },
-        "MemorySwappiness": -1,
-        "OomKillDisable": f.oom_kill_disable,
-        "PidsLimit": f.pids_limit.unwrap_or(0),
-        "Ulimits": f.ulimit.iter().map(|u| ulimit(u)).collect::<Result<Vec<_>>>()?,
-    });
+    let mut resources = f.res.all()?;
+    resources.extend(
+        json!({
+            "CgroupParent": or_empty(&f.cgroup_parent),
+            "Devices": f.device.iter().map(|d| device(d)).collect::<Result<Vec<_>>>()?,
+            "MemorySwappiness": -1,
+            "OomKillDisable": f.oom_kill_disable,
+            "Ulimits": f.ulimit.iter().map(|u| ulimit(u)).collect::<Result<Vec<_>>>()?,
+        })
+        .as_object()
+        .cloned()
+        .unwrap_or_default(),
+    );
+    let resources = Value::Object(resources);
     if let (Value::Object(h), Value::Object(r)) = (&mut host, resources) {
         h.extend(r);
     }

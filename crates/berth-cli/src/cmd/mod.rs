@@ -16,6 +16,7 @@ pub mod run_flags;
 pub mod stats;
 pub mod system;
 pub mod transfer;
+pub mod update;
 pub mod volume;
 
 use serde_json::Value;

@@ -3,6 +3,8 @@
 use clap::Args;
 
 use crate::error::{Error, Result};
+use crate::opts::units;
+use serde_json::{json, Map, Value};
 
 /// Container configuration flags shared by `run` and `create`.
 #[derive(Args, Debug, Default, Clone)]
@@ -82,36 +84,8 @@ pub struct ContainerFlags {
     /// Restart policy to apply when a container exits
     #[arg(long)]
     pub restart: Option<String>,
-    /// Memory limit
-    #[arg(short = 'm', long)]
-    pub memory: Option<String>,
-    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
-    #[arg(long = "memory-swap", allow_hyphen_values = true)]
-    pub memory_swap: Option<String>,
-    /// Memory soft limit
-    #[arg(long = "memory-reservation")]
-    pub memory_reservation: Option<String>,
-    /// Number of CPUs
-    #[arg(long)]
-    pub cpus: Option<String>,
-    /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares")]
-    pub cpu_shares: Option<i64>,
-    /// Limit CPU CFS (Completely Fair Scheduler) quota
-    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
-    pub cpu_quota: Option<i64>,
-    /// Limit CPU CFS (Completely Fair Scheduler) period
-    #[arg(long = "cpu-period")]
-    pub cpu_period: Option<i64>,
-    /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-cpus")]
-    pub cpuset_cpus: Option<String>,
-    /// MEMs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-mems")]
-    pub cpuset_mems: Option<String>,
-    /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
-    pub pids_limit: Option<i64>,
+    #[command(flatten)]
+    pub res: ResourceFlags,
     /// Mount the container's root filesystem as read only
     #[arg(long = "read-only")]
     pub read_only: bool,
@@ -254,5 +228,103 @@ impl ContainerFlags {
             }
         }
         Ok(a)
+    }
+}
+
+/// The resource limits `run`, `create` and `update` share.
+#[derive(Args, Debug, Default, Clone)]
+pub struct ResourceFlags {
+    /// Memory limit
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation")]
+    pub memory_reservation: Option<String>,
+    /// Number of CPUs
+    #[arg(long)]
+    pub cpus: Option<String>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+}
+
+impl ResourceFlags {
+    /// The limits given, as `HostConfig` fields (what `update` sends).
+    pub fn given(&self) -> Result<Map<String, Value>> {
+        let mut b = Map::new();
+        let size = |v: &Option<String>, flag: &str| -> Result<Option<i64>> {
+            v.as_ref()
+                .map(|s| {
+                    units::ram_in_bytes(s).map_err(|e| {
+                        Error::usage(format!("invalid argument \"{s}\" for \"{flag}\" flag: {e}"))
+                    })
+                })
+                .transpose()
+        };
+        if let Some(m) = size(&self.memory, "-m, --memory")? {
+            b.insert("Memory".into(), json!(m));
+        }
+        if let Some(m) = size(&self.memory_reservation, "--memory-reservation")? {
+            b.insert("MemoryReservation".into(), json!(m));
+        }
+        if let Some(s) = &self.memory_swap {
+            b.insert("MemorySwap".into(), json!(units::swap_bytes(s)?));
+        }
+        if let Some(c) = &self.cpus {
+            let n = units::nano_cpus(c).map_err(|e| {
+                Error::usage(format!("invalid argument \"{c}\" for \"--cpus\" flag: {e}"))
+            })?;
+            b.insert("NanoCpus".into(), json!(n));
+        }
+        for (key, v) in [
+            ("CpuShares", self.cpu_shares),
+            ("CpuQuota", self.cpu_quota),
+            ("CpuPeriod", self.cpu_period),
+            ("PidsLimit", self.pids_limit),
+        ] {
+            if let Some(v) = v {
+                b.insert(key.into(), json!(v));
+            }
+        }
+        if let Some(c) = &self.cpuset_cpus {
+            b.insert("CpusetCpus".into(), json!(c));
+        }
+        if let Some(m) = &self.cpuset_mems {
+            b.insert("CpusetMems".into(), json!(m));
+        }
+        Ok(b)
+    }
+
+    /// Every limit field, zero or empty where not given (what `create` sends).
+    pub fn all(&self) -> Result<Map<String, Value>> {
+        let mut b = Map::new();
+        for k in ["CpuShares", "Memory", "NanoCpus", "CpuPeriod", "CpuQuota"] {
+            b.insert(k.into(), json!(0));
+        }
+        for k in ["MemoryReservation", "MemorySwap", "PidsLimit"] {
+            b.insert(k.into(), json!(0));
+        }
+        b.insert("CpusetCpus".into(), json!(""));
+        b.insert("CpusetMems".into(), json!(""));
+        b.extend(self.given()?);
+        Ok(b)
     }
 }

@@ -140,6 +140,22 @@ def main():
         r = c.exec_run(["echo", str(i)])
         assert (r.exit_code, r.output) == (0, b"%d\n" % i), (i, r)
 
+    step("update, events")
+    r = c.update(mem_limit="64m", cpu_shares=512, restart_policy={"Name": "on-failure", "MaximumRetryCount": 2})
+    assert r.get("Warnings") in (None, []), r
+    c.reload()
+    hc = c.attrs["HostConfig"]
+    assert (hc["Memory"], hc["CpuShares"]) == (64 << 20, 512), hc
+    assert hc["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}, hc["RestartPolicy"]
+    e = expect_error(docker.errors.APIError, lambda: c.update(mem_limit="1m"))
+    assert "Minimum memory limit allowed is 6MB" in e.explanation, e.explanation
+    now = time.time()
+    evs = client.events(since=now - 120, until=now + 1, filters={"container": "sdk-ticker"}, decode=True)
+    actions = [ev["Action"] for ev in evs]
+    assert actions[:2] == ["create", "start"] and "update" in actions, actions
+    assert all(ev["Actor"]["Attributes"]["suite"] == "sdk" for ev in client.events(
+        since=now - 120, until=now + 1, filters={"label": "suite=sdk"}, decode=True)), "label filter"
+
     step("containers.list filters")
     other = client.containers.create("busybox", "true", name="sdk-created", labels={"suite": "other"})
     names = lambda **kw: sorted(x.name for x in client.containers.list(**kw))
