@@ -885,16 +885,7 @@ fn container_user(root: BorrowedFd, user: &str) -> Result<Option<(u32, u32)>> {
         None => row.and_then(|f| f[3].parse().ok()).unwrap_or(0),
         Some(g) => match g.parse::<u32>() {
             Ok(n) => n,
-            Err(_) => read_in_root(root, "/etc/group")
-                .lines()
-                .map(|l| l.split(':').collect::<Vec<_>>())
-                .find(|f| f.len() > 2 && f[0] == g)
-                .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "unable to find group {g}: no matching entries in group file"
-                    ))
-                })?,
+            Err(_) => crate::spec::lookup_group(&read_in_root(root, "/etc/group"), g)?,
         },
     };
     Ok(Some((uid, gid)))

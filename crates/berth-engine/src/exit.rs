@@ -161,6 +161,7 @@ impl Engine {
             if !known.contains(e.file_name().to_string_lossy().as_ref()) {
                 let dir = e.path();
                 let _ = berth_image::unmount(&dir.join("rootfs"));
+                crate::hostopts::unmount_shm(&dir);
                 let _ = self.trash.discard(&dir);
             }
         }

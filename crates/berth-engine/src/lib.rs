@@ -13,6 +13,7 @@ mod etcfiles;
 mod events;
 mod exec;
 mod exit;
+mod hostopts;
 mod images;
 mod lifecycle;
 mod logs;

@@ -84,6 +84,9 @@ impl Engine {
         crate::seccomp::validate(hc.security_opt.as_deref().unwrap_or_default(), &caps)?;
         check_restart_policy(&hc)?;
         crate::resources::check(&hc)?;
+        // A `container:<name>` of --pid or --ipc is looked up at start, as dockerd does (a
+        // 404 here would send the docker CLI pulling an image).
+        crate::hostopts::check(&hc, &cfg.hostname, &hc.network_mode)?;
         let policy = hc.restart_policy.name.as_str();
         if hc.auto_remove && !matches!(policy, "" | "no") {
             return Err(Error::Invalid(
@@ -288,6 +291,64 @@ impl Engine {
         Ok(())
     }
 
+    /// `--pid`, `--ipc` and `--uts` resolved: a `container:<name>` must be running.
+    fn shared_namespaces(&self, rec: &ContainerRecord) -> Result<crate::hostopts::Shared> {
+        use crate::hostopts::{mount_shm, shm_dir, target, Join, Shm};
+        let hc = &rec.host_config;
+        let join = |mode: &str, what: &str| -> Result<Join> {
+            Ok(match (mode, target(mode)) {
+                ("host", _) => Join::Host,
+                (_, Some(other)) => {
+                    let o = self.find(other)?;
+                    if o.state.status != Status::Running {
+                        return Err(Error::State(format!(
+                            "cannot join {what} of a non running container: {}",
+                            o.id
+                        )));
+                    }
+                    // As dockerd: only a donor made shareable lends its IPC namespace.
+                    let ipc = &o.host_config.ipc_mode;
+                    if what == "IPC" && ipc != "shareable" && ipc != "host" {
+                        return Err(Error::Invalid(format!(
+                            "cannot join IPC of container {}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)",
+                            o.id
+                        )));
+                    }
+                    Join::Container(o.state.pid)
+                }
+                _ => Join::Own,
+            })
+        };
+        let ipc = join(&hc.ipc_mode, "IPC")?;
+        let shm = match (&ipc, hc.ipc_mode.as_str()) {
+            (Join::Host, _) => Shm::Bind("/dev/shm".into()),
+            (Join::Container(_), mode) => {
+                let donor = self.find(target(mode).unwrap_or_default())?;
+                Shm::Bind(
+                    shm_dir(&self.container_dir(&donor.id))
+                        .to_string_lossy()
+                        .into(),
+                )
+            }
+            (Join::Own, "none") => Shm::Absent,
+            (Join::Own, "shareable") => {
+                let size = if hc.shm_size > 0 {
+                    hc.shm_size
+                } else {
+                    64 << 20
+                };
+                Shm::Bind(mount_shm(&self.container_dir(&rec.id), size)?)
+            }
+            (Join::Own, _) => Shm::Private,
+        };
+        Ok(crate::hostopts::Shared {
+            pid: join(&hc.pid_mode, "PID")?,
+            ipc,
+            shm,
+            uts_host: hc.uts_mode == "host",
+        })
+    }
+
     /// After `mount_rootfs`: networks, /etc files, the spec, the shim (which makes the
     /// container), network setup, then the runtime's start.
     fn start_steps(self: &Arc<Self>, rec: &ContainerRecord) -> Result<()> {
@@ -339,7 +400,8 @@ impl Engine {
             spec_binds.push((m.source.clone(), m.destination.clone(), !m.rw));
         }
         let (uid, gid, extra) = crate::spec::resolve_user(&rootfs, &rec.config.user)?;
-        let spec = crate::spec::build(
+        let shared = self.shared_namespaces(&rec)?;
+        let mut spec = crate::spec::build(
             &rec,
             &crate::spec::SpecInputs {
                 rootfs: &rootfs,
@@ -353,6 +415,7 @@ impl Engine {
                 cgroups_path: self.cgroups_path(&rec),
             },
         )?;
+        crate::hostopts::apply(&mut spec, &rec.host_config, &shared, &rootfs)?;
         let cfg_path = dir.join("config.json");
         std::fs::write(&cfg_path, serde_json::to_vec(&spec)?)
             .ctx(|| format!("writing {}", cfg_path.display()))?;
@@ -426,6 +489,7 @@ impl Engine {
             }
         }
         let _ = berth_image::unmount(&self.container_dir(id).join("rootfs"));
+        crate::hostopts::unmount_shm(&self.container_dir(id));
         self.drop_copy_mount(id);
     }
 

@@ -87,6 +87,41 @@ pub struct HostConfig {
     pub shm_size: i64,
     /// `--cgroup-parent`: the container's cgroup is `<this>/<id>` (empty: the daemon's).
     pub cgroup_parent: String,
+    /// `--ulimit`: the process's rlimits.
+    pub ulimits: Option<Vec<Ulimit>>,
+    /// `--sysctl`: namespaced kernel parameters.
+    pub sysctls: Option<BTreeMap<String, String>>,
+    /// `--oom-score-adj`.
+    pub oom_score_adj: i64,
+    /// `--group-add`: more groups, by number or by name in the image's /etc/group.
+    pub group_add: Option<Vec<String>>,
+    /// `--device`: host device nodes made in the container and allowed by its cgroup.
+    pub devices: Option<Vec<DeviceMapping>>,
+    /// `--pid`: "" (a namespace of its own), `host`, `container:<name>`.
+    pub pid_mode: String,
+    /// `--ipc`: "", `private`, `shareable`, `none`, `host`, `container:<name>`.
+    pub ipc_mode: String,
+    /// `--uts`: "" or `host`.
+    #[serde(rename = "UTSMode")]
+    pub uts_mode: String,
+}
+
+/// One `--ulimit`: `nofile=1024:2048`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
+}
+
+/// One `--device HOST[:CONTAINER[:PERMISSIONS]]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    pub path_on_host: String,
+    pub path_in_container: String,
+    pub cgroup_permissions: String,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -284,19 +284,7 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
         }
     };
     if let Some(g) = g {
-        gid = match g.parse::<u32>() {
-            Ok(n) => n,
-            Err(_) => group
-                .lines()
-                .map(|l| l.split(':').collect::<Vec<_>>())
-                .find(|f| f.len() > 2 && f[0] == g)
-                .and_then(|f| f[2].parse().ok())
-                .ok_or_else(|| {
-                    Error::Invalid(format!(
-                        "unable to find group {g}: no matching entries in group file"
-                    ))
-                })?,
-        };
+        gid = lookup_group(&group, g)?;
     }
     let mut extra = Vec::new();
     if let Some(name) = uname {
@@ -311,4 +299,21 @@ pub fn resolve_user(rootfs: &Path, user: &str) -> Result<(u32, u32, Vec<u32>)> {
         }
     }
     Ok((uid, gid, extra))
+}
+
+/// A group by number, or by name in the text of an /etc/group.
+pub(crate) fn lookup_group(group_file: &str, g: &str) -> Result<u32> {
+    if let Ok(n) = g.parse::<u32>() {
+        return Ok(n);
+    }
+    group_file
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 2 && f[0] == g)
+        .and_then(|f| f[2].parse().ok())
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "unable to find group {g}: no matching entries in group file"
+            ))
+        })
 }

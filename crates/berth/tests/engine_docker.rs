@@ -933,3 +933,156 @@ fn update_changes_a_running_containers_limits_and_they_last() {
     assert_eq!(cgroup_value(&d, &id, &["pids.max"]), "max");
     d.ok(&["rm", "-f", "upd"]);
 }
+
+#[test]
+fn run_flags_reach_the_kernel_namespaces_limits_groups_sysctls_devices() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let run = |flags: &[&str], script: &str| -> String {
+        let mut args = vec!["run", "--rm"];
+        args.extend(flags);
+        args.extend(["busybox", "sh", "-c", script]);
+        d.ok(&args)
+    };
+    // Limits, OOM score, groups and namespaced sysctls, as the process sees them.
+    let out = run(
+        &[
+            "--ulimit",
+            "nofile=1234:2345",
+            "--oom-score-adj",
+            "300",
+            "--group-add",
+            "1234",
+            "--group-add",
+            "nogroup",
+            "--sysctl",
+            "net.ipv4.ip_forward=1",
+            "--sysctl",
+            "kernel.shmmax=123456789",
+        ],
+        "ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; grep Groups /proc/self/status; \
+         cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmax",
+    );
+    assert_eq!(
+        out.lines().map(str::trim).collect::<Vec<_>>(),
+        [
+            "1234",
+            "2345",
+            "300",
+            "Groups:\t1234 65534",
+            "1",
+            "123456789"
+        ]
+    );
+    // A host device node, made under another name.
+    let out = run(
+        &["--device", "/dev/zero:/dev/myzero:r"],
+        "ls -l /dev/myzero; head -c 3 /dev/myzero | busybox wc -c",
+    );
+    assert!(out.starts_with("crw"), "{out}");
+    assert!(out.contains("1,   5") || out.contains("1, 5"), "{out}");
+    assert!(out.ends_with('3'), "{out}");
+
+    // The daemon's namespaces: pid, ipc, uts (the hostname is read, never set).
+    let host_ns = |t: &str| std::fs::read_link(format!("/proc/self/ns/{t}")).unwrap();
+    for (flag, t) in [("--pid", "pid"), ("--ipc", "ipc")] {
+        let out = run(&[flag, "host"], &format!("readlink /proc/self/ns/{t}"));
+        assert_eq!(out, host_ns(t).to_string_lossy(), "{flag} host");
+    }
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(run(&["--uts", "host"], "hostname"), hostname.trim());
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap(),
+        hostname
+    );
+    assert_eq!(
+        run(&["--ipc", "none"], "test -e /dev/shm || echo none"),
+        "none"
+    );
+
+    // Another container's: its processes and its System V / POSIX shared memory.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "donor",
+        "--ipc",
+        "shareable",
+        "busybox",
+        "sh",
+        "-c",
+        "echo shared > /dev/shm/f; exec sleep 600",
+    ]);
+    assert!(eventually(Duration::from_secs(5), || d
+        .docker(&["exec", "donor", "cat", "/dev/shm/f"])
+        .status
+        .success()));
+    let donor_ipc = d.ok(&["exec", "donor", "busybox", "readlink", "/proc/self/ns/ipc"]);
+    assert_eq!(
+        run(
+            &["--pid", "container:donor"],
+            "cat /proc/1/cmdline | tr '\\0' ' '"
+        ),
+        "sleep 600"
+    );
+    assert_eq!(
+        run(
+            &["--ipc", "container:donor"],
+            "readlink /proc/self/ns/ipc; cat /dev/shm/f"
+        ),
+        format!("{donor_ipc}\nshared")
+    );
+    d.ok(&["run", "-d", "--name", "private", "busybox", "sleep", "600"]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:private",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        stderr(&out).contains("non-shareable IPC"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Refused with dockerd's words.
+    for (flags, want) in [
+        (
+            &["--device", "/dev/no-such-dev"][..],
+            "error gathering device information while adding custom device \"/dev/no-such-dev\"",
+        ),
+        (
+            &["--network", "host", "--sysctl", "net.ipv4.ip_forward=1"],
+            "not allowed in host network namespace",
+        ),
+        (
+            &["--oom-score-adj", "5000"],
+            "range for oom score adj is [-1000, 1000]",
+        ),
+        (
+            &["--pid", "container:nobody-here"],
+            "No such container: nobody-here",
+        ),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend(flags);
+        args.extend(["busybox", "true"]);
+        let out = d.docker(&args);
+        assert!(!out.status.success(), "{flags:?}");
+        assert!(stderr(&out).contains(want), "{flags:?}: {}", stderr(&out));
+    }
+    // The donor's /dev/shm, mounted by the engine on the host side, goes with it.
+    let shm_mounts = || {
+        let m = stdout(&d.ns(&["cat", "/proc/self/mounts"]));
+        m.lines()
+            .filter(|l| l.contains("/containers/") && l.contains("/shm "))
+            .count()
+    };
+    assert_eq!(shm_mounts(), 1, "the donor's shm on the host side");
+    d.ok(&["rm", "-f", "donor", "private"]);
+    assert_eq!(shm_mounts(), 0, "the donor's shm is left mounted");
+}
