@@ -89,6 +89,10 @@ pub async fn list(State(eng): State<Eng>, q: Q) -> ApiResult<Json<Value>> {
                 }
                 "exited" => r.state.status == Status::Exited && r.state.exit_code.to_string() == *v,
                 "network" => r.network_mode() == v,
+                "health" => {
+                    let h = r.state.health.as_ref().map(|h| h.status.as_str());
+                    h.unwrap_or("none") == v
+                }
                 _ => true,
             })
         });

@@ -52,7 +52,12 @@ pub fn human_duration(secs: u64) -> String {
 pub fn status_line(r: &ContainerRecord) -> String {
     match r.state.status {
         Status::Running | Status::Starting => {
-            format!("Up {}", human_duration(secs_since(&r.state.started_at)))
+            let up = format!("Up {}", human_duration(secs_since(&r.state.started_at)));
+            match r.state.health.as_ref().map(|h| h.status.as_str()) {
+                Some("starting") => format!("{up} (health: starting)"),
+                Some(s) => format!("{up} ({s})"),
+                None => up,
+            }
         }
         Status::Paused => format!(
             "Up {} (Paused)",
@@ -177,7 +182,7 @@ pub fn container(e: &Engine, r: &ContainerRecord) -> Value {
     if r.host_config.log_config.typ.is_empty() {
         hc["LogConfig"]["Type"] = json!("json-file");
     }
-    json!({
+    let mut v = json!({
         "Id": r.id,
         "Created": r.created,
         "Path": r.path,
@@ -230,7 +235,12 @@ pub fn container(e: &Engine, r: &ContainerRecord) -> Value {
             "IPAddress": ip, "IPPrefixLen": prefix, "IPv6Gateway": "", "MacAddress": mac,
             "Networks": networks(r),
         },
-    })
+    });
+    // As docker: `State.Health` only for a container with a healthcheck.
+    if let Some(h) = &st.health {
+        v["State"]["Health"] = json!(h);
+    }
+    v
 }
 
 /// One row of `GET /containers/json`.

@@ -54,6 +54,9 @@ pub struct State {
     pub oom_killed: bool,
     /// Stopped or killed by the user: restart policies leave it alone.
     pub manually_stopped: bool,
+    /// The healthcheck's state, when the container has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::health::Health>,
 }
 
 /// A published port as bound: `-P` ports have their host port chosen.

@@ -149,10 +149,15 @@ impl Engine {
                 .ok()
                 .or_else(|| berth_shim::read_exit(&dir).ok().flatten());
             let code = info.map(|i| i.exit_code).unwrap_or(126);
-            me.set_exec(&exec_id, |e| {
+            let known = me.set_exec(&exec_id, |e| {
                 e.running = false;
                 e.exit_code = Some(code);
             });
+            if !known {
+                // Forgotten while it ran (see `forget_exec`): its directory is left to us,
+                // now that the shim has written its last file there.
+                let _ = std::fs::remove_dir_all(&dir);
+            }
             let code = code.to_string();
             me.emit_with(
                 &rec,
@@ -163,10 +168,57 @@ impl Engine {
         Ok(ex.dir)
     }
 
-    fn set_exec(&self, id: &str, f: impl FnOnce(&mut ExecRecord)) {
+    /// Drop an exec's record, and its directory unless its shim still runs (the thread
+    /// waiting on that shim removes it then): a healthcheck probe, done.
+    pub(crate) fn forget_exec(&self, id: &str) {
+        let gone = self
+            .execs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        if let Some(ex) = gone.filter(|e| !e.running) {
+            let _ = std::fs::remove_dir_all(&ex.dir);
+        }
+    }
+
+    /// Drop the exec records of a container that stopped (their processes died with it),
+    /// so that neither they nor their directories on /run pile up.
+    pub(crate) fn forget_execs_of(&self, container_id: &str) {
+        let gone: Vec<ExecRecord> = {
+            let mut execs = self.execs.lock().unwrap_or_else(|p| p.into_inner());
+            let ids: Vec<String> = execs
+                .values()
+                .filter(|e| e.container_id == container_id)
+                .map(|e| e.id.clone())
+                .collect();
+            ids.iter().filter_map(|i| execs.remove(i)).collect()
+        };
+        for ex in gone.iter().filter(|e| !e.running) {
+            let _ = std::fs::remove_dir_all(&ex.dir);
+        }
+    }
+
+    /// SIGKILL an exec's process (a probe past its timeout).
+    pub(crate) fn kill_exec(&self, id: &str) {
+        if let Ok(ex) = self.exec_get(id) {
+            if ex.pid > 0 {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(ex.pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+        }
+    }
+
+    /// Change an exec's record; false when there is none (any more).
+    fn set_exec(&self, id: &str, f: impl FnOnce(&mut ExecRecord)) -> bool {
         let mut execs = self.execs.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(e) = execs.get_mut(id) {
-            f(e);
+        match execs.get_mut(id) {
+            Some(e) => {
+                f(e);
+                true
+            }
+            None => false,
         }
     }
 

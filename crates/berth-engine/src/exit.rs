@@ -109,6 +109,7 @@ impl Engine {
                             self.dns.add(&id, &rec.name, att);
                         }
                         self.monitor(&id);
+                        self.watch_health(&id, false);
                     } else if rec.state.status == Status::Starting {
                         // The start never finished: take everything down again.
                         self.settle_launching_shim(&id, &dir);

@@ -13,6 +13,7 @@ mod etcfiles;
 mod events;
 mod exec;
 mod exit;
+mod health;
 mod hostopts;
 mod images;
 mod lifecycle;

@@ -87,6 +87,8 @@ impl Engine {
         // A `container:<name>` of --pid or --ipc is looked up at start, as dockerd does (a
         // 404 here would send the docker CLI pulling an image).
         crate::hostopts::check(&hc, &cfg.hostname, &hc.network_mode)?;
+        cfg.healthcheck = crate::health::merge(cfg.healthcheck.take(), base.healthcheck.clone());
+        crate::health::validate(cfg.healthcheck.as_ref())?;
         let policy = hc.restart_policy.name.as_str();
         if hc.auto_remove && !matches!(policy, "" | "no") {
             return Err(Error::Invalid(
@@ -461,9 +463,11 @@ impl Engine {
             r.state.exit_code = 0;
             r.state.error = String::new();
             r.state.oom_killed = false;
+            r.state.health = None;
         })?;
         self.emit(&rec, "start");
         self.monitor(&id);
+        self.watch_health(&id, true);
         Ok(())
     }
 
@@ -490,6 +494,7 @@ impl Engine {
         }
         let _ = berth_image::unmount(&self.container_dir(id).join("rootfs"));
         crate::hostopts::unmount_shm(&self.container_dir(id));
+        self.forget_execs_of(id);
         self.drop_copy_mount(id);
     }
 

@@ -1086,3 +1086,132 @@ fn run_flags_reach_the_kernel_namespaces_limits_groups_sysctls_devices() {
     d.ok(&["rm", "-f", "donor", "private"]);
     assert_eq!(shm_mounts(), 0, "the donor's shm is left mounted");
 }
+
+#[test]
+fn healthchecks_turn_healthy_then_unhealthy_and_are_reported() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let since = unix_now().to_string();
+    // Healthy while /tmp/ok exists; unhealthy after two failures in a row once it is gone.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hc",
+        "--health-cmd",
+        "test -e /tmp/ok && echo fine",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "2",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /tmp; touch /tmp/ok; exec sleep 600",
+    ]);
+    let status = |name: &str| d.ok(&["inspect", "-f", "{{.State.Health.Status}}", name]);
+    let wait_for = |name: &str, want: &str| {
+        assert!(
+            eventually(Duration::from_secs(20), || status(name) == want),
+            "{name} never became {want}: {}",
+            d.ok(&["inspect", "-f", "{{json .State.Health}}", name])
+        );
+    };
+    wait_for("hc", "healthy");
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{(index .State.Health.Log 0).Output}}",
+            "hc"
+        ]),
+        "fine"
+    );
+    let ps = d.ok(&[
+        "ps",
+        "--filter",
+        "health=healthy",
+        "--format",
+        "{{.Names}} {{.Status}}",
+    ]);
+    assert!(ps.starts_with("hc Up") && ps.ends_with("(healthy)"), "{ps}");
+    d.ok(&["exec", "hc", "busybox", "rm", "/tmp/ok"]);
+    wait_for("hc", "unhealthy");
+    let streak: u32 = d
+        .ok(&["inspect", "-f", "{{.State.Health.FailingStreak}}", "hc"])
+        .parse()
+        .unwrap();
+    assert!(streak >= 2, "{streak}");
+
+    // A probe past its timeout is a failure, and is killed.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "slow",
+        "--health-cmd",
+        "sleep 30",
+        "--health-timeout",
+        "300ms",
+        "--health-interval",
+        "200ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    wait_for("slow", "unhealthy");
+    let out = d.ok(&[
+        "inspect",
+        "-f",
+        "{{(index .State.Health.Log 0).Output}}",
+        "slow",
+    ]);
+    assert!(out.contains("exceeded timeout"), "{out}");
+    let probes = d.ok(&["top", "slow"]);
+    assert!(
+        probes.lines().filter(|l| l.contains("sleep 30")).count() <= 1,
+        "timed-out probes left running: {probes}"
+    );
+
+    // Each change of status was an event.
+    let until = (unix_now() + 1).to_string();
+    let events = d.ok(&[
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--filter",
+        "container=hc",
+        "--filter",
+        "event=health_status",
+        "--format",
+        "{{.Action}}",
+    ]);
+    assert_eq!(
+        events.lines().collect::<Vec<_>>(),
+        ["health_status: healthy", "health_status: unhealthy"]
+    );
+    // Neither probes nor execs leave directories on /run once their containers are gone.
+    d.ok(&["rm", "-f", "hc", "slow"]);
+    let execs = || std::fs::read_dir(d.dir.path().join("run/exec")).map_or(0, |r| r.count());
+    let left = || -> Vec<String> {
+        let dirs = std::fs::read_dir(d.dir.path().join("run/exec"));
+        let dirs = dirs.into_iter().flatten().flatten();
+        dirs.map(|e| {
+            let files = std::fs::read_dir(e.path()).into_iter().flatten().flatten();
+            let names: Vec<_> = files.map(|f| f.file_name()).collect();
+            format!("{:?}: {names:?}", e.file_name())
+        })
+        .collect()
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || execs() == 0),
+        "exec directories left: {:?}",
+        left()
+    );
+}
