@@ -605,3 +605,33 @@ fn berth_update_sets_a_cpu_quota_on_a_running_container() {
     );
     d.berth(&["rm", "-f", &id]);
 }
+
+#[test]
+fn berth_run_health_flags_make_a_healthy_container() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.berth(&[
+        "run",
+        "-d",
+        "--name",
+        "hc",
+        "--health-cmd",
+        "true",
+        "--health-interval",
+        "100ms",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    assert!(eventually(Duration::from_secs(20), || d.berth(&[
+        "inspect",
+        "-f",
+        "{{.State.Health.Status}}",
+        "hc"
+    ]) == "healthy"));
+    let ps = d.berth(&["ps", "--format", "{{.Status}}"]);
+    assert!(ps.ends_with("(healthy)"), "{ps}");
+    d.berth(&["rm", "-f", "hc"]);
+}

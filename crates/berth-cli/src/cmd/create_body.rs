@@ -31,6 +31,51 @@ fn size_flag(v: &Option<String>, flag: &str) -> Result<i64> {
     }
 }
 
+/// `--health-*` and `--no-healthcheck` as docker's `Healthcheck` (None: the image's).
+fn healthcheck(f: &ContainerFlags) -> Result<Option<Value>> {
+    let dur = |v: &Option<String>, flag: &str| -> Result<i64> {
+        let Some(s) = v else { return Ok(0) };
+        let ns = units::go_duration(s).map_err(|e| {
+            Error::usage(format!("invalid argument \"{s}\" for \"{flag}\" flag: {e}"))
+        })?;
+        if ns < 0 {
+            return Err(Error::usage(format!("{flag} cannot be negative")));
+        }
+        Ok(ns)
+    };
+    let timings = [
+        dur(&f.health_interval, "--health-interval")?,
+        dur(&f.health_timeout, "--health-timeout")?,
+        dur(&f.health_start_period, "--health-start-period")?,
+        dur(&f.health_start_interval, "--health-start-interval")?,
+    ];
+    let retries = f.health_retries.unwrap_or(0);
+    if retries < 0 {
+        return Err(Error::usage("--health-retries cannot be negative"));
+    }
+    let any = f.health_cmd.is_some() || timings.iter().any(|t| *t != 0) || retries != 0;
+    if f.no_healthcheck {
+        if any {
+            return Err(Error::usage(
+                "--no-healthcheck conflicts with --health-* options",
+            ));
+        }
+        return Ok(Some(json!({"Test": ["NONE"]})));
+    }
+    if !any {
+        return Ok(None);
+    }
+    let test = match &f.health_cmd {
+        Some(c) => json!(["CMD-SHELL", c]),
+        None => Value::Null,
+    };
+    let [interval, timeout, start_period, start_interval] = timings;
+    Ok(Some(json!({
+        "Test": test, "Interval": interval, "Timeout": timeout, "StartPeriod": start_period,
+        "StartInterval": start_interval, "Retries": retries,
+    })))
+}
+
 fn ulimit(s: &str) -> Result<Value> {
     let bad = || Error::usage(format!("invalid ulimit argument: {s}"));
     let (name, limits) = s.split_once('=').ok_or_else(bad)?;
@@ -144,6 +189,9 @@ pub fn build(
     if let Some(t) = f.stop_timeout {
         config["StopTimeout"] = json!(t);
     }
+    if let Some(h) = healthcheck(f)? {
+        config["Healthcheck"] = h;
+    }
 
     let mut host = json!({
         "Binds": list(&binds),
@@ -256,6 +304,37 @@ mod tests {
         let t = T::try_parse_from(argv).unwrap();
         let a = t.f.attach_streams(false).unwrap();
         build(&t.f, "busybox", &[], a, None).unwrap()
+    }
+
+    #[test]
+    fn healthcheck_flags_as_docker_sends_them() {
+        let b = body(&[
+            "--health-cmd",
+            "true",
+            "--health-interval",
+            "1m30s",
+            "--health-retries",
+            "2",
+        ]);
+        assert_eq!(
+            b["Healthcheck"],
+            json!({"Test": ["CMD-SHELL", "true"], "Interval": 90_000_000_000i64, "Timeout": 0,
+                   "StartPeriod": 0, "StartInterval": 0, "Retries": 2})
+        );
+        assert_eq!(
+            body(&["--no-healthcheck"])["Healthcheck"],
+            json!({"Test": ["NONE"]})
+        );
+        assert!(body(&[]).get("Healthcheck").is_none());
+        let t = T::try_parse_from(["t", "--no-healthcheck", "--health-cmd", "x"]).unwrap();
+        let a = t.f.attach_streams(false).unwrap();
+        let e = build(&t.f, "busybox", &[], a, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("--no-healthcheck conflicts with --health-* options"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Sizes with k/m/g suffixes (docker's `RAMInBytes`) and CPU counts as nano-CPUs.
+//! Sizes with k/m/g suffixes (docker's `RAMInBytes`), CPU counts as nano-CPUs, and Go
+//! durations (`1m30s`, `500ms`) as nanoseconds.
 
 use crate::error::{Error, Result};
 
@@ -68,6 +69,47 @@ pub fn nano_cpus(s: &str) -> Result<i64> {
         .ok_or_else(bad)
 }
 
+/// A Go duration (`time.ParseDuration`): `300ms`, `1.5s`, `1m30s`, `0`; nanoseconds.
+pub fn go_duration(s: &str) -> Result<i64> {
+    let bad = || Error::usage(format!("time: invalid duration \"{s}\""));
+    let t = s.trim();
+    let (neg, mut rest) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(bad());
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let n = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(bad)?;
+        let (num, tail) = rest.split_at(n);
+        let value: f64 = num.parse().map_err(|_| bad())?;
+        let u = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let (unit, after) = tail.split_at(u);
+        let scale = match unit {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(bad()),
+        };
+        total += value * scale;
+        rest = after;
+    }
+    let ns = total.round() as i64;
+    Ok(if neg { -ns } else { ns })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +136,11 @@ mod tests {
         assert_eq!(nano_cpus(".5").unwrap(), 500_000_000);
         assert!(nano_cpus("0.0000000001").is_err());
         assert!(nano_cpus("abc").is_err());
+        assert_eq!(go_duration("300ms").unwrap(), 300_000_000);
+        assert_eq!(go_duration("1m30s").unwrap(), 90_000_000_000);
+        assert_eq!(go_duration("1.5s").unwrap(), 1_500_000_000);
+        assert_eq!(go_duration("0").unwrap(), 0);
+        assert!(go_duration("10").is_err());
+        assert!(go_duration("5x").is_err());
     }
 }
