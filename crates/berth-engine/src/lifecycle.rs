@@ -415,6 +415,8 @@ impl Engine {
                 gid,
                 additional_gids: extra,
                 cgroups_path: self.cgroups_path(&rec),
+                init_binary: (rec.host_config.init == Some(true))
+                    .then(|| self.cfg.shim_binary.clone()),
             },
         )?;
         crate::hostopts::apply(&mut spec, &rec.host_config, &shared, &rootfs)?;

@@ -39,7 +39,12 @@ pub struct SpecInputs<'a> {
     pub additional_gids: Vec<u32>,
     /// `<cgroup parent>/<id>`.
     pub cgroups_path: String,
+    /// `--init`: this binary (the static shim) becomes the container's pid 1.
+    pub init_binary: Option<std::path::PathBuf>,
 }
+
+/// Where `--init`'s binary is mounted in the container, as docker mounts its own.
+pub const INIT_PATH: &str = "/sbin/docker-init";
 
 /// The capability list after `--cap-add` and `--cap-drop` (`ALL` understood).
 pub fn capabilities(add: &[String], drop: &[String], privileged: bool) -> Result<Vec<String>> {
@@ -103,7 +108,11 @@ fn own_bounding_set() -> u64 {
 pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
     let cfg = &rec.config;
     let hc = &rec.host_config;
-    let mut args = vec![rec.path.clone()];
+    let mut args = Vec::new();
+    if inp.init_binary.is_some() {
+        args.extend([INIT_PATH.to_string(), "--".into()]);
+    }
+    args.push(rec.path.clone());
     args.extend(rec.args.iter().cloned());
     let mut env = cfg.env.clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("PATH=")) {
@@ -144,6 +153,12 @@ pub fn build(rec: &ContainerRecord, inp: &SpecInputs) -> Result<Value> {
         json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]}),
         json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", format!("size={}", if hc.shm_size > 0 { hc.shm_size } else { 64 << 20 })]}),
     ];
+    if let Some(b) = &inp.init_binary {
+        mounts.push(
+            json!({"destination": INIT_PATH, "type": "bind", "source": b,
+            "options": ["bind", "ro", "nosuid", "nodev"]}),
+        );
+    }
     for (src, dst, ro) in &inp.binds {
         let mut opts = vec!["rbind", "rprivate"];
         if *ro {

@@ -1215,3 +1215,63 @@ fn healthchecks_turn_healthy_then_unhealthy_and_are_reported() {
         left()
     );
 }
+
+#[test]
+fn init_is_pid_1_reaps_orphans_and_passes_on_exit_codes_and_signals() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--init",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /proc/1/comm; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "docker-init\n");
+    // `sh` leaves an orphan behind and becomes `sleep`, which never waits for anyone: with
+    // the init as pid 1 the orphan is reaped, without it it stays a zombie.
+    let zombies = |name: &str| {
+        d.ok(&[
+            "exec",
+            name,
+            "sh",
+            "-c",
+            "for f in /proc/[0-9]*/status; do busybox grep -q '^State:.Z' $f && echo zombie; done; true",
+        ])
+    };
+    for (init, want) in [(true, ""), (false, "zombie")] {
+        let name = if init { "with-init" } else { "without" };
+        let mut args = vec!["run", "-d", "--name", name];
+        if init {
+            args.push("--init");
+        }
+        args.extend(["busybox", "sh", "-c", "(sleep 0.1 &); exec sleep 600"]);
+        d.ok(&args);
+        std::thread::sleep(Duration::from_millis(800));
+        assert_eq!(zombies(name), want, "{name}");
+    }
+    // A signal to the container reaches the command through the init.
+    d.ok(&[
+        "run",
+        "-d",
+        "--init",
+        "--name",
+        "sig",
+        "busybox",
+        "sh",
+        "-c",
+        "trap 'echo got-term; exit 0' TERM; echo ready; while true; do sleep 0.1; done",
+    ]);
+    assert!(eventually(Duration::from_secs(5), || d
+        .ok(&["logs", "sig"])
+        .contains("ready")));
+    d.ok(&["stop", "-t", "20", "sig"]);
+    assert_eq!(d.ok(&["inspect", "-f", "{{.State.ExitCode}}", "sig"]), "0");
+    assert!(d.ok(&["logs", "sig"]).contains("got-term"));
+    d.ok(&["rm", "-f", "with-init", "without", "sig"]);
+}
