@@ -103,6 +103,8 @@ pub struct HostConfig {
     pub shm_size: i64,
     /// `--cgroup-parent`: the container's cgroup is `<this>/<id>` (empty: the daemon's).
     pub cgroup_parent: String,
+    /// `--volumes-from container[:ro|:rw]`: that container's volumes and binds too.
+    pub volumes_from: Option<Vec<String>>,
     /// `--ulimit`: the process's rlimits.
     pub ulimits: Option<Vec<Ulimit>>,
     /// `--sysctl`: namespaced kernel parameters.

@@ -200,12 +200,48 @@ impl Engine {
             check_dst(dst)?;
             tmpfs.push((dst.clone(), opts.clone()));
         }
+        for from in hc.volumes_from.iter().flatten() {
+            for m in self.volumes_from(from)? {
+                if !out.iter().any(|o| o.destination == m.destination) {
+                    out.push(m);
+                }
+            }
+        }
         for dst in cfg.volumes.iter().flatten().map(|(k, _)| k) {
             if !out.iter().any(|m| &m.destination == dst) && !tmpfs.iter().any(|t| &t.0 == dst) {
                 out.push(self.mount_point("", dst, true)?);
             }
         }
         Ok((out, tmpfs))
+    }
+
+    /// `--volumes-from NAME[:ro|:rw]`: the volumes and binds of that container, read-only
+    /// or read-write as asked, else as it has them. They stay its own: `rm -v` of this one
+    /// leaves even its anonymous volumes.
+    fn volumes_from(&self, spec: &str) -> Result<Vec<MountPoint>> {
+        let (name, mode) = match spec.rsplit_once(':') {
+            Some((n, m)) if m == "ro" || m == "rw" => (n, Some(m == "rw")),
+            Some((_, m)) => {
+                return Err(Error::Invalid(format!(
+                    "invalid mode for volumes-from: {m}"
+                )))
+            }
+            None => (spec, None),
+        };
+        // A 400, not a 404: the docker CLI takes a 404 at create for a missing image.
+        let from = self
+            .find(name)
+            .map_err(|_| Error::Invalid(format!("No such container: {name}")))?;
+        Ok(from
+            .mounts
+            .iter()
+            .map(|m| MountPoint {
+                rw: mode.unwrap_or(m.rw),
+                anonymous: false,
+                no_copy: true,
+                ..m.clone()
+            })
+            .collect())
     }
 
     /// One `-v` entry: an absolute source is a bind, a name a named volume, none an

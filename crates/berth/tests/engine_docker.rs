@@ -1275,3 +1275,69 @@ fn init_is_pid_1_reaps_orphans_and_passes_on_exit_codes_and_signals() {
     assert!(d.ok(&["logs", "sig"]).contains("got-term"));
     d.ok(&["rm", "-f", "with-init", "without", "sig"]);
 }
+
+#[test]
+fn volumes_from_shares_another_containers_volumes() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.ok(&[
+        "run",
+        "--name",
+        "data",
+        "-v",
+        "/data",
+        "-v",
+        "vf-named:/named",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello > /data/f; echo n > /named/g",
+    ]);
+    let cat = ["sh", "-c", "cat /data/f /named/g"];
+    let mut args = vec!["run", "--rm", "--volumes-from", "data", "busybox"];
+    args.extend(cat);
+    assert_eq!(d.ok(&args), "hello\nn");
+    // `:ro` makes them read-only here.
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "data:ro",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /data/f",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Read-only file system"),
+        "{}",
+        stderr(&out)
+    );
+    // They stay the donor's: `rm -v` of a borrower leaves even its anonymous volume.
+    d.ok(&[
+        "create",
+        "--name",
+        "borrower",
+        "--volumes-from",
+        "data",
+        "busybox",
+        "true",
+    ]);
+    d.ok(&["rm", "-v", "borrower"]);
+    assert_eq!(d.ok(&args), "hello\nn");
+    let out = d.docker(&["run", "--rm", "--volumes-from", "nope", "busybox", "true"]);
+    assert!(
+        stderr(&out).contains("No such container: nope"),
+        "{}",
+        stderr(&out)
+    );
+    let out = d.docker(&["volume", "rm", "vf-named"]);
+    assert!(
+        stderr(&out).contains("volume is in use"),
+        "{}",
+        stderr(&out)
+    );
+}
