@@ -52,7 +52,7 @@ pub async fn create(State(eng): State<Eng>, q: Q, body: Bytes) -> ApiResult<Resp
     let rec = blocking(&eng, move |e| Ok(e.create(body, name.as_deref())?)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"Id": rec.id, "Warnings": []})),
+        Json(json!({"Id": rec.id, "Warnings": berth_engine::create_warnings(&rec.host_config)})),
     )
         .into_response())
 }

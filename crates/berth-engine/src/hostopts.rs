@@ -143,6 +143,18 @@ pub fn check(hc: &HostConfig, hostname: &str, network_mode: &str) -> Result<()> 
     if !matches!(hc.uts_mode.as_str(), "" | "host") {
         return bad(format!("invalid UTS mode: {}", hc.uts_mode));
     }
+    if !matches!(hc.userns_mode.as_str(), "" | "host") {
+        return bad(format!(
+            "invalid userns mode {:?}: berth has no user namespace remapping; only \"host\"",
+            hc.userns_mode
+        ));
+    }
+    if !matches!(hc.cgroupns_mode.as_str(), "" | "private" | "host") {
+        return bad(format!(
+            "invalid cgroup namespace mode: {}",
+            hc.cgroupns_mode
+        ));
+    }
     if hc.uts_mode == "host" && !hostname.is_empty() {
         return bad("Conflicting options: hostname and the UTS mode".into());
     }
@@ -185,6 +197,11 @@ pub fn check(hc: &HostConfig, hostname: &str, network_mode: &str) -> Result<()> 
 /// Put the options into `spec` (from `spec::build`). `rootfs` holds the image's /etc/group.
 pub fn apply(spec: &mut Value, hc: &HostConfig, shared: &Shared, rootfs: &Path) -> Result<()> {
     share_namespaces(spec, shared);
+    if hc.cgroupns_mode == "host" {
+        if let Some(list) = spec["linux"]["namespaces"].as_array_mut() {
+            list.retain(|n| n["type"] != "cgroup");
+        }
+    }
     if let Some(u) = hc.ulimits.as_ref().filter(|u| !u.is_empty()) {
         let rl: Vec<Value> = u
             .iter()

@@ -38,7 +38,7 @@ pub use exec::{ExecConfig, ExecRecord};
 pub use images::{Image, Images};
 pub use logs::{LogLine, LogOpts};
 pub use network::{NetCreate, NetworkRecord, OPT_BRIDGE_NAME, OPT_MTU};
-pub use resources::UpdateBody;
+pub use resources::{warnings as create_warnings, UpdateBody};
 pub use unpack::PullUnpack;
 pub use volumes::Volume;
 

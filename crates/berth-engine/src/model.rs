@@ -122,6 +122,10 @@ pub struct HostConfig {
     /// `--uts`: "" or `host`.
     #[serde(rename = "UTSMode")]
     pub uts_mode: String,
+    /// `--userns`: "" or `host` (no remapping).
+    pub userns_mode: String,
+    /// `--cgroupns`: "" or `private` (a cgroup namespace of its own), `host`.
+    pub cgroupns_mode: String,
 }
 
 /// One `--ulimit`: `nofile=1024:2048`.

@@ -25,6 +25,10 @@ pub fn block(hc: &HostConfig) -> Value {
     if hc.memory_swap > 0 {
         memory.insert("swap".into(), json!(hc.memory_swap));
     }
+    // cgroup v2 has no switch for the OOM killer: there it is discarded (a warning at create).
+    if hc.oom_kill_disable == Some(true) && !host_is_v2() {
+        memory.insert("disableOOMKiller".into(), json!(true));
+    }
     if !memory.is_empty() {
         resources["memory"] = Value::Object(memory);
     }
@@ -55,6 +59,21 @@ pub fn block(hc: &HostConfig) -> Value {
         resources["pids"] = json!({"limit": p});
     }
     resources
+}
+
+/// Whether this host's cgroups are v2 (found once).
+pub fn host_is_v2() -> bool {
+    static V2: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *V2.get_or_init(|| berth_cgroups::Hierarchy::detect().is_ok_and(|h| h.is_v2()))
+}
+
+/// What dockerd warns of at create: limits this host cannot honour, discarded.
+pub fn warnings(hc: &HostConfig) -> Vec<String> {
+    let mut w = Vec::new();
+    if hc.oom_kill_disable == Some(true) && host_is_v2() {
+        w.push("Your kernel does not support OomKillDisable. OomKillDisable discarded.".into());
+    }
+    w
 }
 
 /// dockerd's checks of the limits (`verifyPlatformContainerResources`), with its words.

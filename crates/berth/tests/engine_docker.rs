@@ -1341,3 +1341,68 @@ fn volumes_from_shares_another_containers_volumes() {
         stderr(&out)
     );
 }
+
+#[test]
+fn cgroupns_host_oom_kill_disable_and_userns_refused() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let host_cgns = std::fs::read_link("/proc/self/ns/cgroup").unwrap();
+    let ns = |flags: &[&str]| {
+        let mut args = vec!["run", "--rm"];
+        args.extend(flags);
+        args.extend(["busybox", "busybox", "readlink", "/proc/self/ns/cgroup"]);
+        d.ok(&args)
+    };
+    assert_eq!(ns(&["--cgroupns", "host"]), host_cgns.to_string_lossy());
+    assert_ne!(ns(&["--cgroupns", "private"]), host_cgns.to_string_lossy());
+    // The OOM killer off (cgroup v1), or discarded with dockerd's warning (v2).
+    let out = d.docker(&[
+        "run",
+        "-d",
+        "--name",
+        "nokill",
+        "-m",
+        "32m",
+        "--oom-kill-disable",
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_string();
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+        && !std::path::Path::new("/sys/fs/cgroup/memory").exists()
+    {
+        assert!(
+            stderr(&out).contains("OomKillDisable discarded"),
+            "{}",
+            stderr(&out)
+        );
+    } else {
+        let ctl = d
+            .cgroup_dirs(&id)
+            .iter()
+            .find_map(|p| std::fs::read_to_string(p.join("memory.oom_control")).ok())
+            .unwrap_or_default();
+        assert!(ctl.contains("oom_kill_disable 1"), "{ctl}");
+    }
+    d.ok(&["rm", "-f", "nokill"]);
+    // The docker CLI refuses this itself; berth's CLI leaves it to the daemon.
+    let out = std::process::Command::new(engine::berth_bin())
+        .arg("-H")
+        .arg(format!(
+            "unix://{}",
+            d.dir.path().join("berth.sock").display()
+        ))
+        .args(["run", "--rm", "--userns", "remap", "busybox", "true"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no user namespace remapping"),
+        "{}",
+        stderr(&out)
+    );
+}
