@@ -63,6 +63,18 @@ pub async fn get(State(eng): State<Eng>, Path(id): Path<String>, q: Q) -> ApiRes
         .map_err(|e| ApiError::internal(e.to_string()))
 }
 
+/// `GET /containers/{id}/export`: the container's filesystem as a tar.
+pub async fn export(State(eng): State<Eng>, Path(id): Path<String>) -> ApiResult<Response> {
+    let src = blocking(&eng, move |e| Ok(e.export_open(&id)?)).await?;
+    let body = blocking_body(move |sink| {
+        let _ = src.write_tar(sink);
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/x-tar")
+        .body(body)
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
 /// `PUT /containers/{id}/archive?path=DIR`: extract the tar in the body into DIR.
 pub async fn put(
     State(eng): State<Eng>,

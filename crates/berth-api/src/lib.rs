@@ -73,6 +73,7 @@ pub fn router(engine: Eng) -> Router {
             "/containers/{id}/archive",
             get(archive::get).head(archive::head).put(archive::put),
         )
+        .route("/containers/{id}/export", get(archive::export))
         .route("/containers/{id}/attach", post(hijack::attach))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(hijack::exec_start))

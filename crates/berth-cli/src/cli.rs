@@ -70,6 +70,8 @@ pub enum Command {
     History(Lazy<images::HistoryArgs>),
     /// Save one or more images to a tar archive (streamed to STDOUT by default)
     Save(Lazy<transfer::SaveArgs>),
+    /// Export a container's filesystem as a tar archive
+    Export(Lazy<transfer::ExportArgs>),
     /// Load an image from a tar archive or STDIN
     Load(Lazy<transfer::LoadArgs>),
     /// Import the contents from a tarball to create a filesystem image
@@ -142,6 +144,8 @@ pub enum ContainerCmd {
     Rename(Lazy<container::RenameArgs>),
     /// Update configuration of one or more containers
     Update(Lazy<update::UpdateArgs>),
+    /// Export a container's filesystem as a tar archive
+    Export(Lazy<transfer::ExportArgs>),
     /// Pause all processes within one or more containers
     Pause(Lazy<container::NamesArgs>),
     /// Unpause all processes within one or more containers
@@ -226,6 +230,7 @@ pub fn dispatch(client: &Client, cmd: Command) -> Result<i32> {
         C::Rmi(a) => images::rmi(client, &a),
         C::History(a) => images::history(client, &a),
         C::Save(a) => transfer::save(client, &a),
+        C::Export(a) => transfer::export(client, &a),
         C::Load(a) => transfer::load(client, &a),
         C::Import(a) => transfer::import(client, &a),
         C::Login(a) => auth::login(client, &a),
@@ -268,6 +273,7 @@ fn container_cmd(client: &Client, cmd: ContainerCmd) -> Result<i32> {
         C::Port(a) => container::port(client, &a),
         C::Rename(a) => container::rename(client, &a),
         C::Update(a) => update::update(client, &a),
+        C::Export(a) => transfer::export(client, &a),
         C::Pause(a) => container::pause(client, &a, "pause"),
         C::Unpause(a) => container::pause(client, &a, "unpause"),
         C::Cp(a) => cp::cp(client, &a),

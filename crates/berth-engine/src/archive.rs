@@ -74,6 +74,10 @@ impl ArchiveSource {
             links: HashMap::new(),
         };
         let top = match &self.target.name {
+            // A root without a name (an export): its entries only.
+            None if self.top.is_empty() => reopen_dir(self.target.dir.as_fd())
+                .map(Some)
+                .map_err(io::Error::from),
             None => reopen_dir(self.target.dir.as_fd())
                 .and_then(|fd| Ok((fstat(&fd)?, fd)))
                 .map_err(io::Error::from)
@@ -134,6 +138,40 @@ impl Engine {
             stat,
             top,
             target,
+            _root: root,
+        })
+    }
+
+    /// `GET /containers/{id}/export`: the container's own filesystem (its image's layers and
+    /// its changes; not its volumes, binds or kernel filesystems), its entries named from
+    /// the root without a prefix, as `docker export` writes them.
+    pub fn export_open(&self, name: &str) -> Result<ArchiveSource> {
+        let rec = self.find(name)?;
+        let root = match rec.state.status {
+            Status::Running | Status::Paused | Status::Restarting if rec.state.pid > 0 => {
+                let rootfs = self.container_dir(&rec.id).join("rootfs");
+                let fd = open_plain_dir(&rootfs)
+                    .map_err(sys(format!("opening the rootfs of container {}", rec.id)))?;
+                Root {
+                    fd,
+                    prefix: Vec::new(),
+                    _hold: None,
+                }
+            }
+            _ => self.open_root(&rec, &[], false)?.0,
+        };
+        let dir = reopen_dir(root.fd.as_fd()).map_err(sys("opening the container rootfs"))?;
+        let st = fstat(&dir).map_err(sys("reading the container rootfs"))?;
+        Ok(ArchiveSource {
+            stat: PathStat {
+                name: "/".into(),
+                size: st.st_size,
+                mode: go_mode(st.st_mode),
+                mtime: rfc3339(st.st_mtime, st.st_mtime_nsec),
+                link_target: String::new(),
+            },
+            top: Vec::new(),
+            target: Target { dir, name: None },
             _root: root,
         })
     }
@@ -808,7 +846,9 @@ impl<W: Write> Tarrer<W> {
                 continue;
             };
             let mut child = base.clone();
-            child.push(b'/');
+            if !child.is_empty() {
+                child.push(b'/');
+            }
             child.extend_from_slice(n.as_bytes());
             if let Some(sub) = self.add_at(dir.as_fd(), &n, &child)? {
                 let names = list(sub.as_fd())?.into_iter();

@@ -635,3 +635,23 @@ fn berth_run_health_flags_make_a_healthy_container() {
     assert!(ps.ends_with("(healthy)"), "{ps}");
     d.berth(&["rm", "-f", "hc"]);
 }
+
+#[test]
+fn berth_export_writes_a_tar_of_the_container() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.berth(&["create", "--name", "ex", "busybox", "true"]);
+    let file = d.dir.path().join("ex.tar");
+    d.berth(&["export", "-o", file.to_str().unwrap(), "ex"]);
+    let out = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let names = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(names.lines().any(|l| l == "bin/busybox"), "{names}");
+    d.berth(&["container", "export", "-o", file.to_str().unwrap(), "ex"]);
+    d.berth(&["rm", "ex"]);
+}

@@ -1406,3 +1406,63 @@ fn cgroupns_host_oom_kill_disable_and_userns_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn export_writes_the_containers_own_filesystem() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "ex",
+        "-v",
+        "/data",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /tmp; echo made > /tmp/made-here; echo vol > /data/in-volume; exec sleep 600",
+    ]);
+    assert!(eventually(Duration::from_secs(5), || d
+        .docker(&["exec", "ex", "cat", "/tmp/made-here"])
+        .status
+        .success()));
+    let list = |name: &str| -> Vec<String> {
+        let file = d.dir.path().join(format!("{name}.tar"));
+        d.ok(&["export", "-o", file.to_str().unwrap(), name]);
+        let out = std::process::Command::new("tar")
+            .arg("-tf")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out).lines().map(String::from).collect()
+    };
+    for state in ["running", "stopped"] {
+        let names = list("ex");
+        for want in ["bin/busybox", "etc/passwd", "tmp/made-here"] {
+            assert!(
+                names.iter().any(|n| n == want),
+                "{state}: {want} in {names:?}"
+            );
+        }
+        assert!(
+            names
+                .iter()
+                .all(|n| !n.starts_with('/') && !n.starts_with("./")),
+            "{state}: {names:?}"
+        );
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.starts_with("proc/1") || n.ends_with("in-volume")),
+            "{state}: kernel filesystems or volumes exported: {names:?}"
+        );
+        if state == "running" {
+            d.ok(&["stop", "-t", "0", "ex"]);
+        }
+    }
+    d.ok(&["rm", "ex"]);
+}

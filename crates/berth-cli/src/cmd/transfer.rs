@@ -1,4 +1,5 @@
-//! Moving images: `pull`, `push`, `save`, `load`, `import`, with docker's progress output.
+//! Moving images: `pull`, `push`, `save`, `load`, `import`, with docker's progress output;
+//! and `export`, a container's filesystem as a tar.
 
 use std::fs::{self, File};
 use std::io::{self, IsTerminal, Read, Write};
@@ -48,6 +49,15 @@ pub struct SaveArgs {
     pub output: Option<String>,
     #[arg(value_name = "IMAGE", required = true)]
     pub images: Vec<String>,
+}
+
+/// `export [OPTIONS] CONTAINER`
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// Write to a file, instead of STDOUT
+    #[arg(short = 'o', long)]
+    pub output: Option<String>,
+    pub container: String,
 }
 
 /// `load [OPTIONS]`
@@ -158,16 +168,41 @@ pub fn push(client: &Client, a: &PushArgs) -> Result<i32> {
 
 /// `berth save`: a tar of the images to a file or stdout.
 pub fn save(client: &Client, a: &SaveArgs) -> Result<i32> {
-    if a.output.is_none() && term::stdout_is_tty() {
-        return Err(Error::msg(
-            "cowardly refusing to save to a terminal. Use the -o flag or redirect",
-        ));
-    }
+    refuse_terminal(&a.output, "save")?;
     let q: Vec<(&str, String)> = a.images.iter().map(|i| ("names", i.clone())).collect();
-    let mut resp = client
+    let resp = client
         .req("GET", &format!("/images/get{}", query(&q)))
         .call()?;
-    match &a.output {
+    write_tar(resp, &a.output)?;
+    Ok(0)
+}
+
+/// `berth export`: the container's filesystem as a tar, to a file or stdout.
+pub fn export(client: &Client, a: &ExportArgs) -> Result<i32> {
+    refuse_terminal(&a.output, "save")?;
+    let resp = client
+        .req(
+            "GET",
+            &format!("/containers/{}/export", enc_path(&a.container)),
+        )
+        .call()?;
+    write_tar(resp, &a.output)?;
+    Ok(0)
+}
+
+/// A tar is not for a terminal (docker's words, for `save` and `export` alike).
+fn refuse_terminal(output: &Option<String>, verb: &str) -> Result<()> {
+    if output.is_none() && term::stdout_is_tty() {
+        return Err(Error::msg(format!(
+            "cowardly refusing to {verb} to a terminal. Use the -o flag or redirect"
+        )));
+    }
+    Ok(())
+}
+
+/// The response's body into `output` (whole or not at all), or to stdout.
+fn write_tar(mut resp: Response, output: &Option<String>) -> Result<()> {
+    match output {
         Some(path) => {
             let tmp = format!("{path}.berth-tmp");
             let mut f = File::create(&tmp)?;
@@ -181,7 +216,7 @@ pub fn save(client: &Client, a: &SaveArgs) -> Result<i32> {
             o.flush()?;
         }
     }
-    Ok(0)
+    Ok(())
 }
 
 /// A tar body from a file (with its length) or from stdin (chunked).
