@@ -172,6 +172,12 @@ pub async fn rename(State(eng): State<Eng>, Path(id): Path<String>, q: Q) -> Api
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `docker diff`: the container's changes to its filesystem.
+pub async fn changes(State(eng): State<Eng>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let list = blocking(&eng, move |e| Ok(e.changes(&id)?)).await?;
+    Ok(Json(json!(list)))
+}
+
 /// `docker update`: new limits and restart policy.
 pub async fn update(
     State(eng): State<Eng>,

@@ -74,6 +74,7 @@ pub fn router(engine: Eng) -> Router {
             get(archive::get).head(archive::head).put(archive::put),
         )
         .route("/containers/{id}/export", get(archive::export))
+        .route("/containers/{id}/changes", get(containers::changes))
         .route("/containers/{id}/attach", post(hijack::attach))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(hijack::exec_start))

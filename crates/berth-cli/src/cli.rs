@@ -72,6 +72,8 @@ pub enum Command {
     Save(Lazy<transfer::SaveArgs>),
     /// Export a container's filesystem as a tar archive
     Export(Lazy<transfer::ExportArgs>),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(Lazy<container::DiffArgs>),
     /// Load an image from a tar archive or STDIN
     Load(Lazy<transfer::LoadArgs>),
     /// Import the contents from a tarball to create a filesystem image
@@ -146,6 +148,8 @@ pub enum ContainerCmd {
     Update(Lazy<update::UpdateArgs>),
     /// Export a container's filesystem as a tar archive
     Export(Lazy<transfer::ExportArgs>),
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff(Lazy<container::DiffArgs>),
     /// Pause all processes within one or more containers
     Pause(Lazy<container::NamesArgs>),
     /// Unpause all processes within one or more containers
@@ -231,6 +235,7 @@ pub fn dispatch(client: &Client, cmd: Command) -> Result<i32> {
         C::History(a) => images::history(client, &a),
         C::Save(a) => transfer::save(client, &a),
         C::Export(a) => transfer::export(client, &a),
+        C::Diff(a) => container::diff(client, &a),
         C::Load(a) => transfer::load(client, &a),
         C::Import(a) => transfer::import(client, &a),
         C::Login(a) => auth::login(client, &a),
@@ -274,6 +279,7 @@ fn container_cmd(client: &Client, cmd: ContainerCmd) -> Result<i32> {
         C::Rename(a) => container::rename(client, &a),
         C::Update(a) => update::update(client, &a),
         C::Export(a) => transfer::export(client, &a),
+        C::Diff(a) => container::diff(client, &a),
         C::Pause(a) => container::pause(client, &a, "pause"),
         C::Unpause(a) => container::pause(client, &a, "unpause"),
         C::Cp(a) => cp::cp(client, &a),

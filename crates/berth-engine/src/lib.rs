@@ -4,6 +4,7 @@
 
 mod archive;
 mod cgroups;
+mod changes;
 mod container;
 mod db;
 mod dns;
@@ -30,6 +31,7 @@ mod unpack;
 mod volumes;
 
 pub use archive::{ArchiveSource, ExtractOpts, PathStat};
+pub use changes::Change;
 pub use container::{ContainerRecord, MountPoint, NetAttach, Published, State, Status};
 pub use engine::{Engine, EngineConfig, DEFAULT_CGROUP_PARENT};
 pub use error::{Error, Result};

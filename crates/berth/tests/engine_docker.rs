@@ -1466,3 +1466,26 @@ fn export_writes_the_containers_own_filesystem() {
     }
     d.ok(&["rm", "ex"]);
 }
+
+#[test]
+fn diff_lists_what_a_container_changed() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.ok(&[
+        "run",
+        "--name",
+        "ch",
+        "-v",
+        "/data",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /tmp; echo x > /tmp/new; echo y >> /etc/passwd; busybox rm /bin/cat; echo v > /data/f",
+    ]);
+    let want = "C /bin\nD /bin/cat\nC /etc\nC /etc/passwd\nA /tmp\nA /tmp/new";
+    assert_eq!(d.ok(&["diff", "ch"]), want);
+    assert_eq!(d.berth(&["diff", "ch"]), want);
+    d.ok(&["rm", "ch"]);
+}

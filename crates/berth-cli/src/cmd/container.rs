@@ -1,5 +1,5 @@
 //! Container lifecycle commands: start, stop, restart, kill, rm, pause, unpause, rename,
-//! wait, top, port, and `container prune`.
+//! wait, top, port, diff, and `container prune`.
 
 use std::thread;
 
@@ -258,6 +258,26 @@ pub fn wait(client: &Client, a: &NamesArgs) -> Result<i32> {
         let v = client.post_json(&format!("{}/wait", cpath(c)), None)?;
         outln(&super::i(&v, "StatusCode").to_string())
     })?;
+    Ok(0)
+}
+
+/// `diff CONTAINER`
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    pub container: String,
+}
+
+/// `berth diff`: `C /etc`, `A /tmp/x`, `D /bin/cat`, as docker prints them.
+pub fn diff(client: &Client, a: &DiffArgs) -> Result<i32> {
+    let v = client.get_json(&format!("{}/changes", cpath(&a.container)))?;
+    for c in v.as_array().into_iter().flatten() {
+        let kind = match super::i(c, "Kind") {
+            0 => "C",
+            1 => "A",
+            _ => "D",
+        };
+        outln(&format!("{kind} {}", super::s(c, "Path")))?;
+    }
     Ok(0)
 }
 
