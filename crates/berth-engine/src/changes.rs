@@ -65,7 +65,7 @@ fn walk(
     for e in entries.flatten() {
         let path = rel.join(e.file_name());
         let shown = path.to_string_lossy().into_owned();
-        if skip.iter().any(|s| *s == shown) {
+        if skip.contains(&shown) {
             continue;
         }
         let Ok(meta) = e.metadata() else { continue };
