@@ -172,6 +172,38 @@ pub async fn rename(State(eng): State<Eng>, Path(id): Path<String>, q: Q) -> Api
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes=`: the container's
+/// changes as a new image; the body, if any, is a config whose fields override the
+/// container's.
+pub async fn commit(State(eng): State<Eng>, q: Q, body: Bytes) -> ApiResult<Response> {
+    let container = q
+        .get("container")
+        .cloned()
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ApiError::bad("container is required"))?;
+    let config = match serde_json::from_slice::<Value>(&body) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => serde_json::Map::new(),
+        Err(_) if body.iter().all(u8::is_ascii_whitespace) => serde_json::Map::new(),
+        Err(e) => return Err(ApiError::bad(format!("invalid JSON in commit body: {e}"))),
+    };
+    let non_empty = |k: &str| q.get(k).cloned().filter(|v| !v.is_empty());
+    let req = berth_engine::CommitRequest {
+        repo: non_empty("repo"),
+        tag: non_empty("tag"),
+        comment: q.get("comment").cloned().unwrap_or_default(),
+        author: q.get("author").cloned().unwrap_or_default(),
+        changes: q
+            .get("changes")
+            .map(|c| c.lines().map(String::from).collect())
+            .unwrap_or_default(),
+        pause: q.get("pause").is_none_or(|p| p != "0" && p != "false"),
+        config,
+    };
+    let id = blocking(&eng, move |e| Ok(e.commit(&container, &req)?)).await?;
+    Ok((StatusCode::CREATED, Json(json!({"Id": id}))).into_response())
+}
+
 /// `docker diff`: the container's changes to its filesystem.
 pub async fn changes(State(eng): State<Eng>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let list = blocking(&eng, move |e| Ok(e.changes(&id)?)).await?;

@@ -75,6 +75,7 @@ pub fn router(engine: Eng) -> Router {
         )
         .route("/containers/{id}/export", get(archive::export))
         .route("/containers/{id}/changes", get(containers::changes))
+        .route("/commit", post(containers::commit))
         .route("/containers/{id}/attach", post(hijack::attach))
         .route("/containers/{id}/exec", post(exec::create))
         .route("/exec/{id}/start", post(hijack::exec_start))

@@ -74,6 +74,8 @@ pub enum Command {
     Export(Lazy<transfer::ExportArgs>),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(Lazy<container::DiffArgs>),
+    /// Create a new image from a container's changes
+    Commit(Lazy<transfer::CommitArgs>),
     /// Load an image from a tar archive or STDIN
     Load(Lazy<transfer::LoadArgs>),
     /// Import the contents from a tarball to create a filesystem image
@@ -150,6 +152,8 @@ pub enum ContainerCmd {
     Export(Lazy<transfer::ExportArgs>),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(Lazy<container::DiffArgs>),
+    /// Create a new image from a container's changes
+    Commit(Lazy<transfer::CommitArgs>),
     /// Pause all processes within one or more containers
     Pause(Lazy<container::NamesArgs>),
     /// Unpause all processes within one or more containers
@@ -236,6 +240,7 @@ pub fn dispatch(client: &Client, cmd: Command) -> Result<i32> {
         C::Save(a) => transfer::save(client, &a),
         C::Export(a) => transfer::export(client, &a),
         C::Diff(a) => container::diff(client, &a),
+        C::Commit(a) => transfer::commit(client, &a),
         C::Load(a) => transfer::load(client, &a),
         C::Import(a) => transfer::import(client, &a),
         C::Login(a) => auth::login(client, &a),
@@ -280,6 +285,7 @@ fn container_cmd(client: &Client, cmd: ContainerCmd) -> Result<i32> {
         C::Update(a) => update::update(client, &a),
         C::Export(a) => transfer::export(client, &a),
         C::Diff(a) => container::diff(client, &a),
+        C::Commit(a) => transfer::commit(client, &a),
         C::Pause(a) => container::pause(client, &a, "pause"),
         C::Unpause(a) => container::pause(client, &a, "unpause"),
         C::Cp(a) => cp::cp(client, &a),

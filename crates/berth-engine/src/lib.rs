@@ -5,6 +5,7 @@
 mod archive;
 mod cgroups;
 mod changes;
+mod commit;
 mod container;
 mod db;
 mod dns;
@@ -32,6 +33,7 @@ mod volumes;
 
 pub use archive::{ArchiveSource, ExtractOpts, PathStat};
 pub use changes::Change;
+pub use commit::CommitRequest;
 pub use container::{ContainerRecord, MountPoint, NetAttach, Published, State, Status};
 pub use engine::{Engine, EngineConfig, DEFAULT_CGROUP_PARENT};
 pub use error::{Error, Result};

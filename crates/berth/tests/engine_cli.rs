@@ -655,3 +655,33 @@ fn berth_export_writes_a_tar_of_the_container() {
     d.berth(&["container", "export", "-o", file.to_str().unwrap(), "ex"]);
     d.berth(&["rm", "ex"]);
 }
+
+#[test]
+fn berth_commit_makes_a_runnable_image() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.berth(&[
+        "run",
+        "--name",
+        "src",
+        "busybox",
+        "sh",
+        "-c",
+        "echo made > /f",
+    ]);
+    let id = d.berth(&[
+        "commit",
+        "-c",
+        "CMD [\"busybox\", \"cat\", \"/f\"]",
+        "-m",
+        "by berth",
+        "src",
+        "made:1",
+    ]);
+    assert!(id.starts_with("sha256:"), "{id}");
+    assert_eq!(d.berth(&["run", "--rm", "made:1"]), "made");
+    assert_eq!(d.berth(&["diff", "src"]), "A /f");
+    d.berth(&["rm", "src"]);
+}

@@ -1489,3 +1489,96 @@ fn diff_lists_what_a_container_changed() {
     assert_eq!(d.berth(&["diff", "ch"]), want);
     d.ok(&["rm", "ch"]);
 }
+
+#[test]
+fn commit_makes_an_image_of_a_containers_changes() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    d.ok(&[
+        "run",
+        "--name",
+        "src",
+        "-v",
+        "/data",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /app; echo hello > /app/greeting; busybox rm /bin/cat; echo v > /data/x",
+    ]);
+    let id = d.ok(&[
+        "commit",
+        "--change",
+        "CMD [\"busybox\", \"cat\", \"/app/greeting\"]",
+        "-m",
+        "first",
+        "-a",
+        "me",
+        "src",
+        "committed:v1",
+    ]);
+    assert!(id.starts_with("sha256:"), "{id}");
+    // The new image: its CMD, the added file, the deleted one still gone, no volume data.
+    assert_eq!(d.ok(&["run", "--rm", "committed:v1"]), "hello");
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "committed:v1",
+            "sh",
+            "-c",
+            "test -e /bin/cat || echo gone; test -e /data/x || echo no-volume-data"
+        ]),
+        "gone\nno-volume-data"
+    );
+    assert_eq!(
+        d.ok(&["history", "--format", "{{.Comment}}", "committed:v1"])
+            .lines()
+            .next(),
+        Some("first")
+    );
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.Author}}", "committed:v1"]),
+        "me"
+    );
+    // A running container keeps running; a commit of the new image's container stacks.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "committed:v1",
+        "sh",
+        "-c",
+        "echo live > /app/more; exec sleep 600",
+    ]);
+    assert!(eventually(Duration::from_secs(5), || d
+        .docker(&["exec", "live", "busybox", "cat", "/app/more"])
+        .status
+        .success()));
+    d.ok(&["commit", "live", "committed:v2"]);
+    assert_eq!(
+        d.ok(&["inspect", "-f", "{{.State.Status}}", "live"]),
+        "running"
+    );
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "committed:v2",
+            "busybox",
+            "cat",
+            "/app/greeting",
+            "/app/more"
+        ]),
+        "hello\nlive"
+    );
+    let layers = |img: &str| {
+        d.ok(&["inspect", "-f", "{{len .RootFS.Layers}}", img])
+            .parse::<usize>()
+            .unwrap()
+    };
+    assert_eq!(layers("committed:v2"), layers("committed:v1") + 1);
+    d.ok(&["rm", "-f", "live", "src"]);
+}

@@ -1,5 +1,5 @@
 //! Moving images: `pull`, `push`, `save`, `load`, `import`, with docker's progress output;
-//! and `export`, a container's filesystem as a tar.
+//! `export`, a container's filesystem as a tar, and `commit`, its changes as an image.
 
 use std::fs::{self, File};
 use std::io::{self, IsTerminal, Read, Write};
@@ -58,6 +58,25 @@ pub struct ExportArgs {
     #[arg(short = 'o', long)]
     pub output: Option<String>,
     pub container: String,
+}
+
+/// `commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]`
+#[derive(Args, Debug)]
+pub struct CommitArgs {
+    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+    #[arg(short = 'a', long)]
+    pub author: Option<String>,
+    /// Apply Dockerfile instruction to the created image
+    #[arg(short = 'c', long)]
+    pub change: Vec<String>,
+    /// Commit message
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+    /// Pause container during commit
+    #[arg(short = 'p', long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub pause: bool,
+    pub container: String,
+    pub reference: Option<String>,
 }
 
 /// `load [OPTIONS]`
@@ -187,6 +206,25 @@ pub fn export(client: &Client, a: &ExportArgs) -> Result<i32> {
         )
         .call()?;
     write_tar(resp, &a.output)?;
+    Ok(0)
+}
+
+/// `berth commit`: prints the new image's id.
+pub fn commit(client: &Client, a: &CommitArgs) -> Result<i32> {
+    let mut q = vec![("container", a.container.clone())];
+    if let Some(r) = &a.reference {
+        let r = reference::parse(r)?;
+        q.push(("repo", r.name()));
+        q.push(("tag", r.tag.clone().unwrap_or_else(|| "latest".into())));
+    }
+    q.push(("comment", a.message.clone().unwrap_or_default()));
+    q.push(("author", a.author.clone().unwrap_or_default()));
+    q.push(("pause", a.pause.to_string()));
+    if !a.change.is_empty() {
+        q.push(("changes", a.change.join("\n")));
+    }
+    let v = client.post_json(&format!("/commit{}", query(&q)), None)?;
+    outln(v["Id"].as_str().unwrap_or(""))?;
     Ok(0)
 }
 

@@ -102,7 +102,7 @@ fn check_tar(store: &Store, layer: &crate::digest::Digest, size: u64) -> Result<
 }
 
 /// Seconds since the epoch: `SOURCE_DATE_EPOCH` if set, else the clock.
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -1,6 +1,6 @@
 //! Image archives: `load` a docker-archive or OCI image layout tar (plain, gzip or
-//! zstd) into the store, `save` images as either format, and `import` a rootfs tarball
-//! as a one-layer image.
+//! zstd) into the store, `save` images as either format, `import` a rootfs tarball
+//! as a one-layer image, and `commit` a container's changes as a layer on its image.
 //!
 //! Loading is streamed: entries named `blobs/sha256/<hex>` go straight into the store
 //! (verified against their name), every other entry is spooled to a temporary file in
@@ -9,6 +9,7 @@
 //! the archive has been checked, so a failed load sets none.
 
 mod changes;
+mod commit;
 mod docker;
 mod import;
 mod names;
@@ -28,6 +29,7 @@ use crate::registry::progress::{NoProgress, Progress};
 use crate::store::Store;
 
 pub use changes::{apply_changes, SUPPORTED_CHANGES};
+pub use commit::{commit, CommitOpts};
 pub use import::import;
 pub use save::save;
 
