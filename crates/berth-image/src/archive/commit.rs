@@ -6,11 +6,11 @@ use std::io::Read;
 
 use serde_json::{json, Map, Value};
 
-use super::import::{now_secs, rfc3339};
-use super::{apply_changes, Desc, LoadedImage, OciManifest, OCI_LAYER_TAR};
+use super::import::{now_secs, rfc3339, store_image};
+use super::{apply_changes, Desc, LoadedImage, OCI_LAYER_TAR};
 use crate::digest::Digest;
 use crate::error::{Error, Result};
-use crate::manifest::{media_types, parse_config, parse_manifest, Manifest};
+use crate::manifest::{parse_manifest, Manifest};
 use crate::platform::{select_platform, Platform};
 use crate::reference::Reference;
 use crate::store::Store;
@@ -61,12 +61,6 @@ pub fn commit<R: Read>(
     config["config"] = Value::Object(container);
     push(&mut config["rootfs"]["diff_ids"], json!(digest.to_string()));
     push(&mut config["history"], step);
-    let config = serde_json::to_vec(&config).map_err(|source| Error::Json {
-        context: "serialising the image config".into(),
-        source,
-    })?;
-    parse_config(&config)?;
-    let config_digest = store.put_bytes(&config)?;
     let mut all = layers;
     all.push(Desc {
         media_type: OCI_LAYER_TAR.into(),
@@ -74,30 +68,7 @@ pub fn commit<R: Read>(
         size,
         annotations: None,
     });
-    let manifest = OciManifest {
-        schema_version: 2,
-        media_type: media_types::OCI_MANIFEST,
-        config: Desc {
-            media_type: media_types::OCI_CONFIG.into(),
-            digest: config_digest.clone(),
-            size: config.len() as u64,
-            annotations: None,
-        },
-        layers: all,
-    };
-    let manifest = serde_json::to_vec(&manifest).map_err(|source| Error::Json {
-        context: "serialising the manifest".into(),
-        source,
-    })?;
-    let manifest_digest = store.put_bytes(&manifest)?;
-    if let Some(r) = o.reference {
-        store.set_ref(&r.to_string(), &manifest_digest)?;
-    }
-    Ok(LoadedImage {
-        reference: o.reference.cloned(),
-        manifest_digest,
-        config_digest,
-    })
+    store_image(store, &config, all, o.reference)
 }
 
 fn push(list: &mut Value, item: Value) {

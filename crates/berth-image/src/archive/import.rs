@@ -47,7 +47,24 @@ pub fn import<R: Read>(
     if let (Some(v), Value::Object(m)) = (platform.variant, &mut config) {
         m.insert("variant".into(), Value::String(v));
     }
-    let config = serde_json::to_vec(&config).map_err(|source| Error::Json {
+    let layers = vec![Desc {
+        media_type: OCI_LAYER_TAR.into(),
+        digest: layer,
+        size,
+        annotations: None,
+    }];
+    store_image(store, &config, layers, reference)
+}
+
+/// Store an image: its config (checked), a manifest of it and `layers`, and `reference`
+/// pointed at the manifest.
+pub(crate) fn store_image(
+    store: &Store,
+    config: &Value,
+    layers: Vec<Desc>,
+    reference: Option<&Reference>,
+) -> Result<LoadedImage> {
+    let config = serde_json::to_vec(config).map_err(|source| Error::Json {
         context: "serialising the image config".into(),
         source,
     })?;
@@ -62,12 +79,7 @@ pub fn import<R: Read>(
             size: config.len() as u64,
             annotations: None,
         },
-        layers: vec![Desc {
-            media_type: OCI_LAYER_TAR.into(),
-            digest: layer,
-            size,
-            annotations: None,
-        }],
+        layers,
     };
     let manifest = serde_json::to_vec(&manifest).map_err(|source| Error::Json {
         context: "serialising the manifest".into(),
