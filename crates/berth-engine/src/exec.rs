@@ -99,7 +99,7 @@ impl Engine {
             let (u, g, _) = crate::spec::resolve_user(&rootfs, &ex.config.user)?;
             Some(format!("{u}:{g}"))
         };
-        let process = berth_runtime::exec::process_from_args(
+        let mut process = berth_runtime::exec::process_from_args(
             &c,
             ex.config.cmd.clone().unwrap_or_default(),
             ex.config.env.as_deref().unwrap_or_default(),
@@ -107,6 +107,12 @@ impl Engine {
             user.as_deref(),
             ex.config.tty,
         )?;
+        if ex.config.privileged {
+            // `exec --privileged`: every capability the daemon has, as dockerd gives.
+            let caps = crate::spec::capabilities(&[], &[], true)?;
+            let set = serde_json::json!({"bounding": caps, "effective": caps, "permitted": caps});
+            process.set_capabilities(Some(serde_json::from_value(set)?));
+        }
         std::fs::create_dir_all(&ex.dir).ctx(|| format!("creating {}", ex.dir.display()))?;
         let pfile = ex.dir.join("process.json");
         std::fs::write(&pfile, serde_json::to_vec(&process)?)

@@ -158,3 +158,33 @@ fn capabilities_open_their_syscalls_and_a_user_profile_is_applied() {
     ]);
     assert!(out.ends_with('1'), "{out}");
 }
+
+#[test]
+fn exec_privileged_gets_every_capability_and_plain_exec_the_containers() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let caps = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["busybox", "grep", "CapEff", "/proc/self/status"]);
+        d.ok(&a)
+    };
+    let id = d.ok(&["run", "-d", "--network", "none", "busybox", "sleep", "600"]);
+    let full = caps(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--privileged",
+        "busybox",
+    ]);
+    let plain = caps(&["exec", &id]);
+    assert_ne!(plain, full);
+    assert_eq!(
+        plain,
+        caps(&["run", "--rm", "--network", "none", "busybox"])
+    );
+    assert_eq!(caps(&["exec", "--privileged", &id]), full);
+    d.ok(&["rm", "-f", &id]);
+}
