@@ -103,13 +103,45 @@ pub async fn list(State(eng): State<Eng>, q: Q) -> ApiResult<Json<Value>> {
             break;
         }
     }
+    if flag(&q, "size") {
+        out = blocking(&eng, move |e| {
+            for c in out.iter_mut() {
+                if let Ok(r) = e.find(c["Id"].as_str().unwrap_or_default()) {
+                    add_sizes(e, &r, c);
+                }
+            }
+            Ok(out)
+        })
+        .await?;
+    }
     Ok(Json(Value::Array(out)))
 }
 
-pub async fn inspect(State(eng): State<Eng>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+/// `SizeRw` (what the container wrote) and `SizeRootFs` (that and its image), as `ps -s`
+/// and `inspect -s` show them.
+pub(crate) fn add_sizes(
+    e: &berth_engine::Engine,
+    r: &berth_engine::ContainerRecord,
+    v: &mut Value,
+) {
+    let (rw, root) = e.container_size(r);
+    v["SizeRw"] = json!(rw);
+    v["SizeRootFs"] = json!(root);
+}
+
+pub async fn inspect(
+    State(eng): State<Eng>,
+    Path(id): Path<String>,
+    q: Q,
+) -> ApiResult<Json<Value>> {
+    let size = flag(&q, "size");
     blocking(&eng, move |e| {
         let r = e.find(&id)?;
-        Ok(Json(inspect::container(e, &r)))
+        let mut v = inspect::container(e, &r);
+        if size {
+            add_sizes(e, &r, &mut v);
+        }
+        Ok(Json(v))
     })
     .await
 }

@@ -185,7 +185,15 @@ fn event_time(v: &str) -> Option<i64> {
 
 pub async fn df(State(eng): State<Eng>) -> ApiResult<Json<Value>> {
     blocking(&eng, |e| {
-        let containers: Vec<Value> = e.list().iter().map(crate::inspect::summary).collect();
+        let containers: Vec<Value> = e
+            .list()
+            .iter()
+            .map(|r| {
+                let mut v = crate::inspect::summary(r);
+                crate::containers::add_sizes(e, r, &mut v);
+                v
+            })
+            .collect();
         let images: Vec<Value> = e.images.list()?.iter().map(crate::images::summary).collect();
         let volumes: Vec<Value> = e
             .volume_list()?

@@ -32,6 +32,13 @@ const MOUNTED: [&str; 7] = [
 ];
 
 impl Engine {
+    /// Bytes the container wrote (its upper directory), and those with its image's.
+    pub fn container_size(&self, rec: &ContainerRecord) -> (u64, u64) {
+        let rw = crate::du(&self.container_dir(&rec.id).join("upper"));
+        let image = self.images.resolve(&rec.image_id).map_or(0, |i| i.size);
+        (rw, rw + image)
+    }
+
     /// The container's changes, sorted by path.
     pub fn changes(&self, name: &str) -> Result<Vec<Change>> {
         let rec = self.find(name)?;

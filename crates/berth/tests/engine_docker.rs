@@ -1488,6 +1488,34 @@ fn diff_lists_what_a_container_changed() {
     assert_eq!(d.ok(&["diff", "ch"]), want);
     assert_eq!(d.berth(&["diff", "ch"]), want);
     d.ok(&["rm", "ch"]);
+    // What a container wrote is its size: `ps -s` and `inspect -s`.
+    d.ok(&[
+        "run",
+        "--name",
+        "big",
+        "busybox",
+        "sh",
+        "-c",
+        "head -c 2000000 /dev/zero > /big",
+    ]);
+    let size = d.ok(&[
+        "ps",
+        "-a",
+        "-s",
+        "--filter",
+        "name=big",
+        "--format",
+        "{{.Size}}",
+    ]);
+    assert!(size.starts_with("2MB (virtual "), "{size}");
+    let rw: u64 = d
+        .ok(&["inspect", "-s", "-f", "{{.SizeRw}}", "big"])
+        .parse()
+        .unwrap();
+    assert!((2_000_000..2_100_000).contains(&rw), "{rw}");
+    let df = d.ok(&["system", "df", "--format", "{{.Type}} {{.Size}}"]);
+    assert!(df.lines().any(|l| l == "Containers 2MB"), "{df}");
+    d.ok(&["rm", "big"]);
 }
 
 #[test]
