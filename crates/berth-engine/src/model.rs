@@ -178,6 +178,16 @@ pub struct Mount {
     pub target: String,
     pub read_only: bool,
     pub volume_options: Option<VolumeOptions>,
+    pub tmpfs_options: Option<TmpfsOptions>,
+}
+
+/// `Mounts[].TmpfsOptions` (`--mount type=tmpfs,tmpfs-size=64m,tmpfs-mode=1770`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct TmpfsOptions {
+    pub size_bytes: i64,
+    /// The mode bits (docker sends them as a number).
+    pub mode: u32,
 }
 
 /// `Mounts[].VolumeOptions` (`--mount type=volume,volume-nocopy`).

@@ -192,7 +192,21 @@ impl Engine {
                     mp.no_copy = m.volume_options.as_ref().is_some_and(|o| o.no_copy);
                     out.push(mp)
                 }
-                "tmpfs" => tmpfs.push((m.target.clone(), String::new())),
+                "tmpfs" => {
+                    let mut opts = Vec::new();
+                    if let Some(t) = &m.tmpfs_options {
+                        if t.size_bytes > 0 {
+                            opts.push(format!("size={}", t.size_bytes));
+                        }
+                        if t.mode != 0 {
+                            opts.push(format!("mode={:o}", t.mode & 0o7777));
+                        }
+                    }
+                    if m.read_only {
+                        opts.push("ro".into());
+                    }
+                    tmpfs.push((m.target.clone(), opts.join(",")))
+                }
                 t => return Err(Error::Invalid(format!("mount type unknown: {t}"))),
             }
         }

@@ -1610,3 +1610,29 @@ fn commit_makes_an_image_of_a_containers_changes() {
     assert_eq!(layers("committed:v2"), layers("committed:v1") + 1);
     d.ok(&["rm", "-f", "live", "src"]);
 }
+
+#[test]
+fn mount_type_tmpfs_takes_its_size_and_mode() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--mount",
+        "type=tmpfs,destination=/scratch,tmpfs-size=1m,tmpfs-mode=1770",
+        "busybox",
+        "sh",
+        "-c",
+        "busybox stat -c %a /scratch; busybox df -k /scratch | busybox tail -n 1",
+    ]);
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("1770"), "{out}");
+    let total: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(total.get(1), Some(&"1024"), "{out}");
+}
