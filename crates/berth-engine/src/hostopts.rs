@@ -149,6 +149,27 @@ pub fn check(hc: &HostConfig, hostname: &str, network_mode: &str) -> Result<()> 
             hc.userns_mode
         ));
     }
+    if !matches!(
+        hc.runtime.as_str(),
+        "" | "berth" | "runc" | "io.containerd.runc.v2"
+    ) {
+        return bad(format!("unknown or invalid runtime name: {}", hc.runtime));
+    }
+    if hc.storage_opt.as_ref().is_some_and(|o| !o.is_empty()) {
+        return bad(
+            "--storage-opt is supported only for overlay over xfs with 'pquota' mount option"
+                .into(),
+        );
+    }
+    if !matches!(hc.volume_driver.as_str(), "" | "local") {
+        return bad(format!(
+            "error looking up volume plugin {0}: plugin \"{0}\" not found",
+            hc.volume_driver
+        ));
+    }
+    if hc.device_requests.as_ref().is_some_and(|r| !r.is_empty()) {
+        return bad("could not select device driver \"\" with capabilities: [[gpu]]".into());
+    }
     if !matches!(hc.cgroupns_mode.as_str(), "" | "private" | "host") {
         return bad(format!(
             "invalid cgroup namespace mode: {}",

@@ -126,6 +126,12 @@ pub struct HostConfig {
     pub userns_mode: String,
     /// `--cgroupns`: "" or `private` (a cgroup namespace of its own), `host`.
     pub cgroupns_mode: String,
+    /// Options berth has no means for, refused at create rather than dropped: `--runtime`
+    /// (berth's own is the one), `--storage-opt`, `--volume-driver`, `--gpus`.
+    pub runtime: String,
+    pub storage_opt: Option<BTreeMap<String, String>>,
+    pub volume_driver: String,
+    pub device_requests: Option<Vec<serde_json::Value>>,
 }
 
 /// One `--ulimit`: `nofile=1024:2048`.

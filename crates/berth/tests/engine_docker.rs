@@ -1636,3 +1636,35 @@ fn mount_type_tmpfs_takes_its_size_and_mode() {
         .collect();
     assert_eq!(total.get(1), Some(&"1024"), "{out}");
 }
+
+#[test]
+fn options_berth_cannot_honour_are_refused_not_dropped() {
+    if !engine::usable() {
+        return;
+    }
+    let d = Daemon::start();
+    for (flags, want) in [
+        (
+            &["--runtime", "nope"][..],
+            "unknown or invalid runtime name: nope",
+        ),
+        (
+            &["--storage-opt", "size=1G"],
+            "--storage-opt is supported only for overlay over xfs",
+        ),
+        (&["--gpus", "all"], "could not select device driver"),
+        (
+            &["--volume-driver", "nfsplug", "-v", "vd:/x"],
+            "plugin \"nfsplug\" not found",
+        ),
+    ] {
+        let mut args = vec!["run", "--rm"];
+        args.extend(flags);
+        args.extend(["busybox", "true"]);
+        let out = d.docker(&args);
+        assert!(!out.status.success(), "{flags:?}");
+        assert!(stderr(&out).contains(want), "{flags:?}: {}", stderr(&out));
+    }
+    assert!(d.all_ids().is_empty(), "a refused create left a container");
+    d.ok(&["run", "--rm", "--runtime", "runc", "busybox", "true"]);
+}
