@@ -105,6 +105,15 @@ pub struct HostConfig {
     pub cgroup_parent: String,
     /// `--volumes-from container[:ro|:rw]`: that container's volumes and binds too.
     pub volumes_from: Option<Vec<String>>,
+    /// `--blkio-weight` (10-1000; 0: unset) and the per-device weights and throttles.
+    pub blkio_weight: u16,
+    pub blkio_weight_device: Option<Vec<WeightDevice>>,
+    pub blkio_device_read_bps: Option<Vec<ThrottleDevice>>,
+    pub blkio_device_write_bps: Option<Vec<ThrottleDevice>>,
+    #[serde(rename = "BlkioDeviceReadIOps")]
+    pub blkio_device_read_iops: Option<Vec<ThrottleDevice>>,
+    #[serde(rename = "BlkioDeviceWriteIOps")]
+    pub blkio_device_write_iops: Option<Vec<ThrottleDevice>>,
     /// `--ulimit`: the process's rlimits.
     pub ulimits: Option<Vec<Ulimit>>,
     /// `--sysctl`: namespaced kernel parameters.
@@ -132,6 +141,22 @@ pub struct HostConfig {
     pub storage_opt: Option<BTreeMap<String, String>>,
     pub volume_driver: String,
     pub device_requests: Option<Vec<serde_json::Value>>,
+}
+
+/// `--blkio-weight-device /dev/sda:200`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct WeightDevice {
+    pub path: String,
+    pub weight: u16,
+}
+
+/// `--device-read-bps /dev/sda:1mb` and the like.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ThrottleDevice {
+    pub path: String,
+    pub rate: u64,
 }
 
 /// One `--ulimit`: `nofile=1024:2048`.

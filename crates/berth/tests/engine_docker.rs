@@ -1668,3 +1668,75 @@ fn options_berth_cannot_honour_are_refused_not_dropped() {
     assert!(d.all_ids().is_empty(), "a refused create left a container");
     d.ok(&["run", "--rm", "--runtime", "runc", "busybox", "true"]);
 }
+
+#[test]
+fn block_io_throttles_reach_the_cgroup() {
+    if !engine::usable() {
+        return;
+    }
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    // Any block device node of this host names the device the throttle is for.
+    let Some((dev, rdev)) = std::fs::read_dir("/dev").ok().and_then(|rd| {
+        rd.flatten().find_map(|e| {
+            let m = e.metadata().ok()?;
+            m.file_type()
+                .is_block_device()
+                .then(|| (e.path(), m.rdev()))
+        })
+    }) else {
+        eprintln!("SKIP: no block device node in /dev");
+        return;
+    };
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    let d = Daemon::start();
+    let dev = dev.to_string_lossy().into_owned();
+    let read = format!("{dev}:1mb");
+    let iops = format!("{dev}:100");
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--device-read-bps",
+        &read,
+        "--device-write-iops",
+        &iops,
+        "busybox",
+        "sleep",
+        "600",
+    ]);
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+        && !std::path::Path::new("/sys/fs/cgroup/blkio").exists();
+    let read_file = |f: &str| {
+        d.cgroup_dirs(&id)
+            .iter()
+            .find_map(|p| std::fs::read_to_string(p.join(f)).ok())
+            .unwrap_or_default()
+    };
+    if v2 {
+        let max = read_file("io.max");
+        assert!(
+            max.contains(&format!(
+                "{major}:{minor} rbps=1048576 wbps=max riops=max wiops=100"
+            )),
+            "{max}"
+        );
+    } else {
+        let bps = read_file("blkio.throttle.read_bps_device");
+        assert_eq!(bps.trim(), format!("{major}:{minor} 1048576"));
+        let wiops = read_file("blkio.throttle.write_iops_device");
+        assert_eq!(wiops.trim(), format!("{major}:{minor} 100"));
+    }
+    d.ok(&["rm", "-f", &id]);
+    let out = d.docker(&[
+        "run",
+        "--rm",
+        "--device-read-bps",
+        "/dev/null:1mb",
+        "busybox",
+        "true",
+    ]);
+    assert!(
+        stderr(&out).contains("/dev/null is not a block device"),
+        "{}",
+        stderr(&out)
+    );
+}
