@@ -354,7 +354,8 @@ fn device_nodes(d: &DeviceMapping) -> Result<Vec<Node>> {
                 todo.push((e.path(), format!("{}/{name}", c.trim_end_matches('/'))));
             }
             continue;
-        } else if out.is_empty() && todo.is_empty() && h == Path::new(&d.path_on_host) {
+        } else if h == Path::new(&d.path_on_host) {
+            // The path named itself is neither a device nor a directory of them.
             return Err(Error::Invalid(format!(
                 "error gathering device information while adding custom device {:?}: not a device node",
                 d.path_on_host

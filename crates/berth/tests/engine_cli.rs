@@ -587,13 +587,7 @@ fn berth_update_sets_a_cpu_quota_on_a_running_container() {
     let id = d.berth(&["run", "-d", "busybox", "sleep", "1000"]);
     assert_eq!(d.berth(&["update", "--cpus", "0.5", &id[..12]]), &id[..12]);
     let quota = d
-        .cgroup_dirs(&id)
-        .iter()
-        .find_map(|p| {
-            std::fs::read_to_string(p.join("cpu.cfs_quota_us"))
-                .or_else(|_| std::fs::read_to_string(p.join("cpu.max")))
-                .ok()
-        })
+        .cgroup_file(&id, &["cpu.cfs_quota_us", "cpu.max"])
         .unwrap_or_default();
     assert!(
         quota.trim() == "50000" || quota.trim() == "50000 100000",

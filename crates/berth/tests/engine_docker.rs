@@ -832,10 +832,7 @@ fn events_are_replayed_since_a_time_filtered_and_streamed_live() {
 
 /// A cgroup file of the container's, from whichever hierarchy has it (v1 or v2 names).
 fn cgroup_value(d: &Daemon, id: &str, files: &[&str]) -> String {
-    d.cgroup_dirs(id)
-        .iter()
-        .flat_map(|dir| files.iter().map(move |f| dir.join(f)))
-        .find_map(|p| std::fs::read_to_string(p).ok())
+    d.cgroup_file(id, files)
         .unwrap_or_else(|| panic!("none of {files:?} for {id}"))
         .trim()
         .to_string()
@@ -1382,9 +1379,7 @@ fn cgroupns_host_oom_kill_disable_and_userns_refused() {
         );
     } else {
         let ctl = d
-            .cgroup_dirs(&id)
-            .iter()
-            .find_map(|p| std::fs::read_to_string(p.join("memory.oom_control")).ok())
+            .cgroup_file(&id, &["memory.oom_control"])
             .unwrap_or_default();
         assert!(ctl.contains("oom_kill_disable 1"), "{ctl}");
     }
@@ -1705,12 +1700,7 @@ fn block_io_throttles_reach_the_cgroup() {
     ]);
     let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
         && !std::path::Path::new("/sys/fs/cgroup/blkio").exists();
-    let read_file = |f: &str| {
-        d.cgroup_dirs(&id)
-            .iter()
-            .find_map(|p| std::fs::read_to_string(p.join(f)).ok())
-            .unwrap_or_default()
-    };
+    let read_file = |f: &str| d.cgroup_file(&id, &[f]).unwrap_or_default();
     if v2 {
         let max = read_file("io.max");
         assert!(

@@ -294,6 +294,14 @@ impl Daemon {
             .collect()
     }
 
+    /// The first of `files` found in the container's cgroup directories (v1 or v2 names).
+    pub fn cgroup_file(&self, id: &str, files: &[&str]) -> Option<String> {
+        self.cgroup_dirs(id)
+            .iter()
+            .flat_map(|dir| files.iter().map(move |f| dir.join(f)))
+            .find_map(|p| std::fs::read_to_string(p).ok())
+    }
+
     /// Every container id this daemon knows.
     pub fn all_ids(&self) -> Vec<String> {
         let out = self.docker(&["ps", "-aq", "--no-trunc"]);
